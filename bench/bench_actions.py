@@ -1,0 +1,1435 @@
+"""Load benchmark for Orchestrion's Actions endpoints, relative to a bare ASGI floor.
+
+Runs, against each target in turn (one server at a time on the machine):
+  setup   one Configuration + enough Conversations (not measured)
+  POST    closed-loop SEND_MESSAGE creation
+  drain   wait until every created action is terminal (dispatch backlog)
+  GET     closed-loop action-status reads of the actions created above
+  e2e     create-to-terminal latency, polling each action
+
+See bench/README.md for what every number means. Loopback only; every loop is
+bounded in time and count; child processes are killed on any exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import base64
+import contextlib
+import gc
+import itertools
+import math
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+HOST = "127.0.0.1"
+TERMINAL = frozenset({"COMPLETED", "FAILED"})
+# Safety net on top of the duration bound: no phase ever sends more than this.
+MAX_REQUESTS_PER_PHASE = 5_000_000
+# At most this many actions per conversation over a whole run, so that even a
+# burst cannot trip a per-conversation rate limit of 30 actions/s.
+ACTIONS_PER_CONVERSATION = 20
+MEMORY_STORE_ID = "mem_store_01jq7z8k9m0n1p2q3r4s5t6v7w"
+FROM_ADDRESS = "+15005550006"
+
+Request = tuple[str, str, bytes | None]
+
+
+# --------------------------------------------------------------------------
+# HTTP clients
+
+
+class Client(Protocol):
+    async def request(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes]: ...
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection over asyncio streams.
+
+    Much cheaper per request than httpx, which matters when the client shares
+    two cores with the server. Understands Content-Length and chunked bodies;
+    reconnects lazily after an error or ``Connection: close``.
+    """
+
+    def __init__(self, host: str, port: int, auth_header: bytes) -> None:
+        self._host = host
+        self._port = port
+        self._tail = (
+            b" HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: %s\r\nAccept: application/json\r\n"
+            % (host.encode(), port, auth_header)
+        )
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(
+                self._host, self._port
+            )
+            sock = self._writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader, writer = self._reader, self._writer
+        assert reader is not None
+        if body is None:
+            writer.write(b"%s %s%s\r\n" % (method.encode(), path.encode(), self._tail))
+        else:
+            writer.write(
+                b"%s %s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (method.encode(), path.encode(), self._tail, len(body), body)
+            )
+        try:
+            status, data, close = await self._read_response(reader)
+        except BaseException:
+            self.close()
+            raise
+        if close:
+            self.close()
+        return status, data
+
+    @staticmethod
+    async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        close = b"\r\nconnection: close" in lower
+        i = lower.find(b"\r\ncontent-length:")
+        if i >= 0:
+            n = int(head[i + 17 : lower.index(b"\r\n", i + 2)])
+            data = await reader.readexactly(n) if n else b""
+        elif b"\r\ntransfer-encoding: chunked" in lower:
+            parts: list[bytes] = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":
+                        pass
+                    break
+                parts.append((await reader.readexactly(size + 2))[:-2])
+            data = b"".join(parts)
+        elif status in (204, 304) or status < 200:
+            data = b""
+        else:
+            data = await reader.read()
+            close = True
+        return status, data, close
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+
+class HttpxClient:
+    """Adapter so the same worker code can drive a shared httpx.AsyncClient."""
+
+    _JSON: ClassVar[dict[str, str]] = {"Content-Type": "application/json"}
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def request(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        if body is None:
+            r = await self._client.request(method, path)
+        else:
+            r = await self._client.request(
+                method, path, content=body, headers=self._JSON
+            )
+        return r.status_code, r.content
+
+
+class ClientPool:
+    """``size`` keep-alive connections; worker i uses ``clients[i]``."""
+
+    def __init__(
+        self, kind: str, host: str, port: int, auth_header: bytes, size: int
+    ) -> None:
+        self._raw: list[RawConnection] = []
+        self._httpx: httpx.AsyncClient | None = None
+        self.clients: list[Client]
+        if kind == "raw":
+            self._raw = [RawConnection(host, port, auth_header) for _ in range(size)]
+            self.clients = list(self._raw)
+        else:
+            self._httpx = httpx.AsyncClient(
+                base_url=f"http://{host}:{port}",
+                headers={
+                    "Authorization": auth_header.decode(),
+                    "Accept": "application/json",
+                },
+                limits=httpx.Limits(
+                    max_connections=size, max_keepalive_connections=size
+                ),
+                timeout=httpx.Timeout(30.0),
+                trust_env=False,
+            )
+            self.clients = [HttpxClient(self._httpx)] * size
+
+    async def aclose(self) -> None:
+        for c in self._raw:
+            c.close()
+        if self._httpx is not None:
+            await self._httpx.aclose()
+
+
+# --------------------------------------------------------------------------
+# Measurement helpers
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    rank = max(
+        0, min(len(sorted_values) - 1, int(q / 100.0 * len(sorted_values) + 0.5) - 1)
+    )
+    return sorted_values[rank]
+
+
+def summarize(latencies_ms: Sequence[float]) -> dict[str, float | None]:
+    s = sorted(latencies_ms)
+    return {
+        "p50_ms": percentile(s, 50),
+        "p90_ms": percentile(s, 90),
+        "p99_ms": percentile(s, 99),
+        "max_ms": s[-1] if s else None,
+        "mean_ms": sum(s) / len(s) if s else None,
+    }
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (ppid, cpu seconds) for every live process."""
+    table: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        table[int(entry)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / _CLK_TCK,
+        )
+    return table
+
+
+def tree_cpu_seconds(roots: Sequence[int]) -> float:
+    """CPU time of the given processes and all their live descendants."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total, stack, seen = 0.0, list(roots), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen or pid not in table:
+            continue
+        seen.add(pid)
+        total += table[pid][1]
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def host_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds across all cores since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _CLK_TCK, sum(values) / _CLK_TCK
+
+
+class CpuMeter:
+    def __init__(self, server_pids: Sequence[int]) -> None:
+        self._pids = list(server_pids)
+        self._t = time.perf_counter()
+        self._client = time.process_time()
+        self._server = tree_cpu_seconds(self._pids)
+        self._host = host_cpu_seconds()
+
+    def stop(self) -> dict[str, float]:
+        wall = max(time.perf_counter() - self._t, 1e-9)
+        busy, total = host_cpu_seconds()
+        return {
+            "client_cpu_pct": 100 * (time.process_time() - self._client) / wall,
+            "server_cpu_pct": 100
+            * (tree_cpu_seconds(self._pids) - self._server)
+            / wall,
+            "host_cpu_pct": 100
+            * (busy - self._host[0])
+            / max(total - self._host[1], 1e-9)
+            * (os.cpu_count() or 1),
+        }
+
+
+@dataclass
+class PhaseStats:
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: list[str] = field(default_factory=list)
+    latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    elapsed_s: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def error(self, kind: str, sample: str = "") -> None:
+        self.errors[kind] += 1
+        if len(self.error_samples) < 3:
+            self.error_samples.append(f"{kind}: {sample[:300]}")
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "errors": dict(self.errors),
+            "error_samples": self.error_samples,
+            "elapsed_s": self.elapsed_s,
+            "rps": self.ok / self.elapsed_s if self.elapsed_s else None,
+            **summarize(self.latencies_ms),
+            **self.cpu,
+        }
+
+
+async def _gather_bounded(
+    tasks: list[asyncio.Task[None]], limit_s: float, stats: PhaseStats
+) -> None:
+    """Wait for workers; cancel any still stuck (a hung request) after ``limit_s``."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=limit_s)
+    for t in pending:
+        t.cancel()
+        stats.error("timeout", "request still in flight at phase end")
+    if pending:
+        await asyncio.wait(pending)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+
+
+async def closed_loop(
+    clients: Sequence[Client],
+    duration_s: float,
+    next_request: Callable[[], Request | None],
+    on_ok: Callable[[Request, bytes], None] | None,
+    server_pids: Sequence[int],
+    grace_s: float,
+) -> PhaseStats:
+    """Each client sends its next request as soon as the previous one answered."""
+    stats = PhaseStats()
+    start = time.perf_counter()
+    deadline = start + duration_s
+    sent = itertools.count()
+
+    async def worker(client: Client) -> None:
+        pc = time.perf_counter
+        lat = stats.latencies_ms
+        while True:
+            req = next_request()
+            t0 = pc()
+            if req is None or t0 >= deadline or next(sent) >= MAX_REQUESTS_PER_PHASE:
+                return
+            try:
+                status, data = await client.request(*req)
+            except (
+                OSError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                ValueError,
+                httpx.HTTPError,
+            ) as exc:
+                stats.error(type(exc).__name__, str(exc))
+                await asyncio.sleep(0.01)
+                continue
+            t1 = pc()
+            if 200 <= status < 300:
+                stats.ok += 1
+                lat.append((t1 - t0) * 1000.0)
+                if on_ok is not None:
+                    try:
+                        on_ok(req, data)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        stats.error("unexpected body", f"{exc}: {data[:200]!r}")
+            else:
+                stats.error(f"HTTP {status}", data.decode(errors="replace"))
+
+    meter = CpuMeter(server_pids)
+    gc.disable()
+    try:
+        tasks = [asyncio.create_task(worker(c)) for c in clients]
+        await _gather_bounded(tasks, duration_s + grace_s, stats)
+    finally:
+        gc.enable()
+    stats.elapsed_s = time.perf_counter() - start
+    stats.cpu = meter.stop()
+    return stats
+
+
+# --------------------------------------------------------------------------
+# Processes and targets
+
+
+class ProcessRegistry:
+    """Every child we start, so that any exit path can kill them all."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        cpus: set[int] | None,
+    ) -> subprocess.Popen[bytes]:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: killpg reaches its workers
+            )
+        self._procs.append(proc)
+        if cpus:
+            # Right after exec, before the server forks any worker that would inherit it.
+            os.sched_setaffinity(proc.pid, cpus)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                pass
+        # Also reap stragglers left in the group after the leader exited.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        if proc in self._procs:
+            self._procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(self._procs):
+            self.stop(proc, timeout_s=3.0)
+
+
+@dataclass
+class RunContext:
+    args: argparse.Namespace
+    workdir: Path
+    procs: ProcessRegistry
+    account_sid: str
+    auth_token: str
+    server_cpus: set[int] | None
+
+
+@dataclass
+class Running:
+    label: str
+    host: str
+    port: int
+    auth_header: bytes
+    procs: list[subprocess.Popen[bytes]]
+    log_paths: list[Path]
+    # False for the baseline: it keeps nothing, so there is no setup, no drain
+    # and no action budget to respect.
+    stores_actions: bool
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    description: str
+    start: Callable[[RunContext], Awaitable[Running]]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def basic_auth(user: str, password: str) -> bytes:
+    return b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+
+
+def _child_env(ctx: RunContext) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ORCHESTRION_ACCOUNT_SID=ctx.account_sid,
+        ORCHESTRION_AUTH_TOKEN=ctx.auth_token,
+        ORCHESTRION_SANDBOX_STEP_MS="0",
+        ORCHESTRION_LOG_LEVEL="warning",
+    )
+    src = str(REPO_ROOT / "src")
+    env["PYTHONPATH"] = src + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
+    return env
+
+
+def _orchestrion_argv(ctx: RunContext) -> list[str]:
+    binary = Path(ctx.args.orchestrion_bin)
+    if binary.exists():
+        return [str(binary)]
+    # Not pip-installed yet: run the CLI entry point from src/ directly.
+    return [
+        sys.executable,
+        "-c",
+        "import sys; sys.argv[0] = 'orchestrion'; from orchestrion.cli import main; sys.exit(main())",
+    ]
+
+
+async def start_baseline(ctx: RunContext) -> Running:
+    port = free_port()
+    log = ctx.workdir / "baseline.log"
+    argv = [
+        sys.executable, "-m", "uvicorn", "baseline_app:app",
+        "--app-dir", str(BENCH_DIR),
+        "--host", HOST, "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning", "--workers", "1",
+    ]  # fmt: skip
+    proc = ctx.procs.spawn(argv, _child_env(ctx), log, ctx.server_cpus)
+    return Running(
+        "baseline",
+        HOST,
+        port,
+        basic_auth("x", "y"),
+        [proc],
+        [log],
+        stores_actions=False,
+    )
+
+
+async def _start_orchestrion(
+    ctx: RunContext,
+    label: str,
+    database_url: str,
+    serve_flags: Sequence[str] = (),
+    worker_processes: int = 0,
+) -> Running:
+    port = free_port()
+    env = _child_env(ctx)
+    base = _orchestrion_argv(ctx)
+    serve_log = ctx.workdir / f"{label}-serve.log"
+    procs = [
+        ctx.procs.spawn(
+            [*base, "serve", "--host", HOST, "--port", str(port),
+             "--database-url", database_url, *serve_flags],
+            env, serve_log, ctx.server_cpus,
+        )
+    ]  # fmt: skip
+    logs = [serve_log]
+    for i in range(worker_processes):
+        log = ctx.workdir / f"{label}-worker{i}.log"
+        procs.append(
+            ctx.procs.spawn(
+                [*base, "worker", "--database-url", database_url,
+                 "--concurrency", str(ctx.args.worker_concurrency)],
+                env, log, ctx.server_cpus,
+            )
+        )  # fmt: skip
+        logs.append(log)
+    return Running(
+        label, HOST, port, basic_auth(ctx.account_sid, ctx.auth_token), procs, logs,
+        stores_actions=True,
+    )  # fmt: skip
+
+
+def _sqlite_url(ctx: RunContext, label: str) -> str:
+    return f"sqlite:///{ctx.workdir / (label + '.db')}"
+
+
+async def _create_pg_database(
+    ctx: RunContext,
+) -> tuple[str, Callable[[], Awaitable[None]]]:
+    import asyncpg  # type: ignore[import-untyped]  # only the postgres targets need it
+
+    port = ctx.args.pg_port
+    name = f"orchestrion_bench_{secrets.token_hex(6)}"
+    last: Exception | None = None
+    for user in ("root", "postgres"):
+        try:
+            conn = await asyncpg.connect(
+                host=HOST, port=port, user=user, database="postgres", timeout=5
+            )
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+        ) as exc:  # try the next role
+            last = exc
+            continue
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+        async def drop(user: str = user) -> None:
+            c = await asyncpg.connect(
+                host=HOST, port=port, user=user, database="postgres", timeout=5
+            )
+            try:
+                await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await c.close()
+
+        return f"postgresql://{user}@{HOST}:{port}/{name}", drop
+    raise RuntimeError(f"cannot reach PostgreSQL on {HOST}:{port}: {last}")
+
+
+def _pg_target(
+    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0
+) -> Callable[[RunContext], Awaitable[Running]]:
+    async def start(ctx: RunContext) -> Running:
+        url, drop = await _create_pg_database(ctx)
+        try:
+            running = await _start_orchestrion(
+                ctx, label, url, serve_flags, worker_processes
+            )
+        except BaseException:
+            await drop()
+            raise
+        running.cleanups.append(drop)
+        return running
+
+    return start
+
+
+def _sqlite_target(
+    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0
+) -> Callable[[RunContext], Awaitable[Running]]:
+    async def start(ctx: RunContext) -> Running:
+        return await _start_orchestrion(
+            ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes
+        )
+
+    return start
+
+
+# Add new setups here; the name is also the column label in the report.
+TARGETS: dict[str, TargetSpec] = {
+    t.name: t
+    for t in [
+        TargetSpec("baseline", "bare ASGI app under uvicorn (uvloop, httptools, 1 worker)",
+                   start_baseline),
+        TargetSpec("sqlite-1proc", "orchestrion serve, SQLite, in-process dispatch",
+                   _sqlite_target("sqlite-1proc")),
+        TargetSpec("sqlite-w2", "orchestrion serve --workers 2, SQLite",
+                   _sqlite_target("sqlite-w2", ["--workers", "2"])),
+        TargetSpec("sqlite-split", "serve --no-worker + 1 orchestrion worker process, SQLite",
+                   _sqlite_target("sqlite-split", ["--no-worker"], worker_processes=1)),
+        TargetSpec("postgres-1proc", "orchestrion serve, PostgreSQL, in-process dispatch",
+                   _pg_target("postgres-1proc")),
+        TargetSpec("postgres-w2", "orchestrion serve --workers 2, PostgreSQL",
+                   _pg_target("postgres-w2", ["--workers", "2"])),
+        TargetSpec("postgres-split", "serve --no-worker + 1 orchestrion worker process, PostgreSQL",
+                   _pg_target("postgres-split", ["--no-worker"], worker_processes=1)),
+    ]
+}  # fmt: skip
+ALIASES = {
+    "sqlite": "sqlite-1proc",
+    "postgres": "postgres-1proc",
+    "pg": "postgres-1proc",
+}
+
+
+def log_tail(paths: Sequence[Path], lines: int = 30) -> str:
+    out = []
+    for p in paths:
+        with contextlib.suppress(OSError):
+            text = p.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {p.name} ---\n" + "\n".join(text))
+    return "\n".join(out)
+
+
+async def wait_ready(running: Running, timeout_s: float) -> None:
+    conn = RawConnection(running.host, running.port, running.auth_header)
+    deadline = time.perf_counter() + timeout_s
+    try:
+        while time.perf_counter() < deadline:
+            for p in running.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(
+                        f"{running.label}: process exited with {p.returncode}\n"
+                        + log_tail(running.log_paths)
+                    )
+            try:
+                async with asyncio.timeout(2):
+                    status, _ = await conn.request("GET", "/healthz")
+                if status == 200:
+                    return
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                conn.close()
+            await asyncio.sleep(0.1)
+    finally:
+        conn.close()
+    raise RuntimeError(
+        f"{running.label}: /healthz not 200 after {timeout_s}s\n"
+        + log_tail(running.log_paths)
+    )
+
+
+async def stop_running(ctx: RunContext, running: Running) -> None:
+    for p in running.procs:
+        await asyncio.to_thread(ctx.procs.stop, p)
+    for cleanup in running.cleanups:
+        try:
+            await cleanup()
+        except Exception as exc:  # noqa: BLE001 - a failed cleanup must not hide the results
+            print(
+                f"warning: cleanup for {running.label} failed: {exc}", file=sys.stderr
+            )
+
+
+# --------------------------------------------------------------------------
+# The API flow
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+async def _call(
+    client: Client, method: str, path: str, body: Any = None, timeout_s: float = 30.0
+) -> tuple[int, Any]:
+    async with asyncio.timeout(timeout_s):
+        status, data = await client.request(
+            method, path, None if body is None else orjson.dumps(body)
+        )
+    try:
+        parsed = orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        parsed = data.decode(errors="replace")
+    if not 200 <= status < 300:
+        raise ApiError(f"{method} {path} -> HTTP {status}: {str(parsed)[:500]}")
+    return status, parsed
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def create_configuration(client: Client, timeout_s: float) -> str:
+    _, body = await _call(
+        client, "POST", "/v2/ControlPlane/Configurations",
+        {
+            "displayName": "bench",
+            "description": "bench",
+            "conversationGroupingType": "GROUP_BY_PARTICIPANT_ADDRESSES",
+            "memoryStoreId": MEMORY_STORE_ID,
+        },
+    )  # fmt: skip
+    config_id = (body.get("related") or {}).get("configurationId") or body.get("id")
+    status_url = body.get("statusUrl")
+    if status_url:
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            _, op = await _call(client, "GET", _path_of(status_url))
+            state = op.get("status")
+            config_id = config_id or (op.get("related") or {}).get("configurationId")
+            if state == "COMPLETED":
+                break
+            if state == "FAILED":
+                raise ApiError(f"configuration operation failed: {op}")
+            if time.perf_counter() > deadline:
+                raise ApiError(
+                    f"configuration operation not COMPLETED after {timeout_s}s: {op}"
+                )
+            await asyncio.sleep(0.02)
+    if not config_id:
+        raise ApiError(f"no configuration id in {body}")
+    return str(config_id)
+
+
+async def create_conversations(
+    clients: Sequence[Client], config_id: str, n: int
+) -> list[str]:
+    ids: list[str] = []
+    todo = iter(range(n))
+
+    async def worker(client: Client) -> None:
+        for _ in todo:
+            _, body = await _call(
+                client, "POST", "/v2/Conversations", {"configurationId": config_id}
+            )
+            ids.append(str(body["id"]))
+
+    await asyncio.gather(*(worker(c) for c in clients))
+    return ids
+
+
+def send_message_body(recipient_index: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "SEND_MESSAGE",
+            "payload": {
+                "from": {"address": FROM_ADDRESS, "channel": "SMS"},
+                "to": [
+                    {
+                        "address": f"+1415555{recipient_index % 10000:04d}",
+                        "channel": "SMS",
+                    }
+                ],
+                "content": {"text": "hi"},
+            },
+        }
+    )
+
+
+class ActionFeed:
+    """Round-robin over conversations; one customer address per conversation.
+
+    ``budget`` caps actions over the whole run (None: the baseline, unbounded
+    but for the duration and MAX_REQUESTS_PER_PHASE).
+    """
+
+    def __init__(self, conversation_ids: Sequence[str], budget: int | None) -> None:
+        self._paths = [f"/v2/Conversations/{c}/Actions" for c in conversation_ids]
+        self._bodies = [send_message_body(i) for i in range(len(conversation_ids))]
+        self._budget = budget
+        self._n = 0
+
+    def extend(self, n: int) -> None:
+        if self._budget is not None:
+            self._budget = self._n + n
+
+    def next(self) -> Request | None:
+        if self._budget is not None and self._n >= self._budget:
+            return None
+        k = self._n % len(self._paths)
+        self._n += 1
+        return ("POST", self._paths[k], self._bodies[k])
+
+    @property
+    def used(self) -> int:
+        return self._n
+
+
+def _status_of(data: bytes) -> str | None:
+    try:
+        value = orjson.loads(data).get("status")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def drain(
+    clients: Sequence[Client], action_paths: Sequence[str], timeout_s: float
+) -> dict[str, Any]:
+    """Wait until every created action is terminal; count final statuses.
+
+    Watches the newest action first (dispatch is presumably roughly FIFO), then
+    sweeps all of them, re-polling only the ones still not terminal.
+    """
+    start = time.perf_counter()
+    deadline = start + timeout_s
+    final: dict[str, str] = {}
+    if action_paths:
+        last = action_paths[-1]
+        while time.perf_counter() < deadline:
+            try:
+                status, data = await clients[0].request("GET", last)
+            except (OSError, asyncio.IncompleteReadError, ValueError, httpx.HTTPError):
+                status, data = 0, b""
+            if status == 200 and _status_of(data) in TERMINAL:
+                break
+            await asyncio.sleep(0.02)
+    pending = list(action_paths)
+    sweeps = 0
+    while pending and time.perf_counter() < deadline:
+        sweeps += 1
+        todo = iter(pending)
+        still: list[str] = []
+
+        async def worker(client: Client, todo: Iterator[str], still: list[str]) -> None:
+            for path in todo:
+                try:
+                    status, data = await client.request("GET", path)
+                except (
+                    OSError,
+                    asyncio.IncompleteReadError,
+                    ValueError,
+                    httpx.HTTPError,
+                ):
+                    status, data = 0, b""
+                state = _status_of(data) if status == 200 else None
+                if state in TERMINAL:
+                    final[path] = state
+                else:
+                    still.append(path)
+
+        await asyncio.gather(*(worker(c, todo, still) for c in clients))
+        pending = still
+        if pending:
+            await asyncio.sleep(0.05)
+    counts = Counter(final.values())
+    return {
+        "actions": len(action_paths),
+        "completed": counts.get("COMPLETED", 0),
+        "failed": counts.get("FAILED", 0),
+        "not_terminal": len(pending),
+        "drain_s": time.perf_counter() - start,
+        "sweeps": sweeps,
+    }
+
+
+async def create_to_terminal(
+    clients: Sequence[Client],
+    feed: ActionFeed,
+    duration_s: float,
+    max_actions: int,
+    poll_s: float,
+    action_timeout_s: float,
+    server_pids: Sequence[int],
+) -> tuple[PhaseStats, dict[str, Any]]:
+    """POST an action, then GET it (at once, then every ``poll_s``) until terminal."""
+    stats = PhaseStats()
+    extra: Counter[str] = Counter()
+    started = itertools.count()
+    start = time.perf_counter()
+    deadline = start + duration_s
+
+    async def worker(client: Client) -> None:
+        pc = time.perf_counter
+        while pc() < deadline and next(started) < max_actions:
+            req = feed.next()
+            if req is None:
+                return
+            t0 = pc()
+            try:
+                status, data = await client.request(*req)
+                if not 200 <= status < 300:
+                    stats.error(f"POST HTTP {status}", data.decode(errors="replace"))
+                    continue
+                path = f"{req[1]}/{orjson.loads(data)['id']}"
+                polls = 0
+                while True:
+                    status, data = await client.request("GET", path)
+                    polls += 1
+                    state = _status_of(data) if status == 200 else None
+                    if status != 200:
+                        stats.error(f"GET HTTP {status}", data.decode(errors="replace"))
+                    if state in TERMINAL:
+                        stats.ok += 1
+                        stats.latencies_ms.append((pc() - t0) * 1000.0)
+                        extra["polls"] += polls
+                        extra[state or ""] += 1
+                        break
+                    if pc() - t0 > action_timeout_s:
+                        stats.error("not terminal in time", path)
+                        break
+                    await asyncio.sleep(poll_s)
+            except (
+                OSError,
+                asyncio.IncompleteReadError,
+                ValueError,
+                KeyError,
+                orjson.JSONDecodeError,
+                httpx.HTTPError,
+            ) as exc:
+                stats.error(type(exc).__name__, str(exc))
+                await asyncio.sleep(0.01)
+
+    meter = CpuMeter(server_pids)
+    tasks = [asyncio.create_task(worker(c)) for c in clients]
+    await _gather_bounded(tasks, duration_s + action_timeout_s + 5, stats)
+    stats.elapsed_s = time.perf_counter() - start
+    stats.cpu = meter.stop()
+    return stats, {
+        "completed": extra["COMPLETED"],
+        "failed": extra["FAILED"],
+        "mean_polls": extra["polls"] / stats.ok if stats.ok else None,
+    }
+
+
+# --------------------------------------------------------------------------
+# One target, end to end
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
+    args = ctx.args
+    c = args.concurrency
+    _log(f"{spec.name}: starting ({spec.description})")
+    running = await spec.start(ctx)
+    result: dict[str, Any] = {"target": spec.name, "description": spec.description}
+    try:
+        await wait_ready(running, args.startup_timeout_s)
+        pids = running.pids
+
+        def pool(size: int) -> ClientPool:
+            return ClientPool(
+                args.client, running.host, running.port, running.auth_header, size
+            )
+
+        # --- setup
+        n_conv = max(
+            1, -(-(args.actions + args.latency_actions) // ACTIONS_PER_CONVERSATION)
+        )
+        if running.stores_actions:
+            p = pool(c)
+            try:
+                t0 = time.perf_counter()
+                config_id = await create_configuration(
+                    p.clients[0], args.setup_timeout_s
+                )
+                async with asyncio.timeout(args.setup_timeout_s):
+                    conversations = await create_conversations(
+                        p.clients, config_id, n_conv
+                    )
+                result["setup"] = {
+                    "conversations": len(conversations),
+                    "seconds": time.perf_counter() - t0,
+                }
+            finally:
+                await p.aclose()
+            _log(f"{spec.name}: {len(conversations)} conversations in "
+                 f"{result['setup']['seconds']:.1f}s")  # fmt: skip
+            budget: int | None = args.actions
+        else:
+            conversations = [
+                f"conv_conversation_baseline{i:06d}" for i in range(n_conv)
+            ]
+            budget = None
+        feed = ActionFeed(conversations, budget)
+
+        # --- POST
+        action_paths: list[str] = []
+
+        def on_created(req: Request, data: bytes) -> None:
+            action_paths.append(f"{req[1]}/{orjson.loads(data)['id']}")
+
+        p = pool(c)
+        try:
+            if args.warmup_s > 0:
+                await closed_loop(
+                    p.clients, args.warmup_s, feed.next, on_created, pids, 10
+                )
+            post_start = time.perf_counter()
+            post = await closed_loop(
+                p.clients, args.duration_s, feed.next, on_created, pids, args.grace_s
+            )
+        finally:
+            await p.aclose()
+        result["post"] = post.report()
+        _log(
+            f"{spec.name}: POST {post.ok} ok in {post.elapsed_s:.1f}s, errors {dict(post.errors)}"
+        )
+        if not action_paths:
+            raise ApiError(
+                "no action was created; samples: " + "; ".join(post.error_samples)
+            )
+
+        # --- drain the dispatch backlog before reading, so GET runs on a quiet server
+        if running.stores_actions:
+            p = pool(c)
+            try:
+                d = await drain(p.clients, action_paths, args.drain_timeout_s)
+            finally:
+                await p.aclose()
+            d["since_post_start_s"] = time.perf_counter() - post_start
+            result["drain"] = d
+            _log(f"{spec.name}: drain {d}")
+
+        # --- GET
+        n_paths = len(action_paths)
+        counter = itertools.count()
+        # A stride coprime with the count visits every action, in a scattered order.
+        stride = next(s for s in itertools.count(7919) if math.gcd(s, n_paths) == 1)
+
+        def next_get() -> Request:
+            return ("GET", action_paths[(next(counter) * stride) % n_paths], None)
+
+        p = pool(c)
+        try:
+            if args.warmup_s > 0:
+                await closed_loop(p.clients, args.warmup_s, next_get, None, pids, 10)
+            get = await closed_loop(
+                p.clients, args.duration_s, next_get, None, pids, args.grace_s
+            )
+        finally:
+            await p.aclose()
+        result["get"] = get.report()
+        _log(
+            f"{spec.name}: GET {get.ok} ok in {get.elapsed_s:.1f}s, errors {dict(get.errors)}"
+        )
+
+        # --- create -> terminal
+        lc = args.latency_concurrency
+        feed.extend(
+            args.latency_actions
+        )  # keeps the round-robin going: <= 20 per conversation
+        p = pool(lc)
+        try:
+            e2e, extra = await create_to_terminal(
+                p.clients, feed, args.duration_s, args.latency_actions,
+                args.poll_ms / 1000.0, args.action_timeout_s, pids,
+            )  # fmt: skip
+        finally:
+            await p.aclose()
+        result["e2e"] = {**e2e.report(), **extra}
+        _log(f"{spec.name}: e2e {e2e.ok} terminal, errors {dict(e2e.errors)}")
+        result["total_actions_created"] = feed.used if running.stores_actions else None
+        for p_ in running.procs:
+            if p_.poll() is not None:
+                result["warning"] = (
+                    f"process exited with {p_.returncode} during the run"
+                )
+    except Exception as exc:  # noqa: BLE001 - report it and go on with the next target
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        _log(f"{spec.name}: FAILED {result['error']}\n{log_tail(running.log_paths)}")
+    finally:
+        await stop_running(ctx, running)
+        gc.collect()
+    return result
+
+
+# --------------------------------------------------------------------------
+# Report
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if unit == "rps":
+            return f"{value:,.0f}"
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _get(result: dict[str, Any], *keys: str) -> Any:
+    cur: Any = result
+    for k in keys:
+        if not isinstance(cur, dict) or k not in cur:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def _field(*keys: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda r: _get(r, *keys)
+
+
+def _joined(phase: str, *keys: str, fmt: str = "{}") -> Callable[[dict[str, Any]], Any]:
+    def get(r: dict[str, Any]) -> str | None:
+        values = [_get(r, phase, k) for k in keys]
+        return None if None in values else "/".join(fmt.format(v) for v in values)
+
+    return get
+
+
+def _error_counts(r: dict[str, Any]) -> str | None:
+    if not any(n in r for n in ("get", "post", "e2e")):
+        return None
+    return "/".join(
+        str(sum((_get(r, n, "errors") or {}).values())) for n in ("get", "post", "e2e")
+    )
+
+
+_CPU = ("client_cpu_pct", "server_cpu_pct", "host_cpu_pct")
+# (label, getter, unit); rows with unit "rps" or "ms" get a ratio to the baseline.
+METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ("GET action status, req/s", _field("get", "rps"), "rps"),
+    ("GET action status, p50 ms", _field("get", "p50_ms"), "ms"),
+    ("GET action status, p99 ms", _field("get", "p99_ms"), "ms"),
+    ("POST action, req/s", _field("post", "rps"), "rps"),
+    ("POST action, p50 ms", _field("post", "p50_ms"), "ms"),
+    ("POST action, p99 ms", _field("post", "p99_ms"), "ms"),
+    ("create→terminal, p50 ms", _field("e2e", "p50_ms"), "ms"),
+    ("create→terminal, p99 ms", _field("e2e", "p99_ms"), "ms"),
+    ("create→terminal, polls per action", _field("e2e", "mean_polls"), ""),
+    ("create→terminal, COMPLETED/FAILED", _joined("e2e", "completed", "failed"), ""),
+    ("POST phase, seconds measured", _field("post", "elapsed_s"), ""),
+    ("POST-phase actions COMPLETED/FAILED/not terminal",
+     _joined("drain", "completed", "failed", "not_terminal"), ""),
+    ("backlog drained, s after POST phase start", _field("drain", "since_post_start_s"), ""),
+    ("errors GET/POST/create→terminal", _error_counts, ""),
+    ("CPU % client/server/host, GET", _joined("get", *_CPU, fmt="{:.0f}"), ""),
+    ("CPU % client/server/host, POST", _joined("post", *_CPU, fmt="{:.0f}"), ""),
+]  # fmt: skip
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    base = next((r for r in results if r["target"] == "baseline"), None)
+    others = [r for r in results if r is not base]
+    header = ["metric"] + [r["target"] for r in results]
+    header += [f"{r['target']} ÷ baseline" for r in others] if base else []
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for label, getter, unit in METRICS:
+        row = [label] + [_fmt(getter(r), unit) for r in results]
+        if base:
+            for r in others:
+                a, b = getter(r), getter(base)
+                ok = (
+                    unit in ("rps", "ms")
+                    and isinstance(a, float)
+                    and isinstance(b, float)
+                    and b
+                )
+                row.append(f"{a / b:.2f}×" if ok else "")
+        lines.append("| " + " | ".join(row) + " |")
+    for r in results:
+        if "error" in r:
+            lines.append(f"\n**{r['target']} failed:** {r['error']}")
+    for r in results:
+        for name in ("get", "post", "e2e"):
+            for sample in _get(r, name, "error_samples") or []:
+                lines.append(f"\n- {r['target']} {name} error sample: `{sample}`")
+    return "\n".join(lines)
+
+
+def ceiling_note(results: list[dict[str, Any]]) -> str:
+    base = next((r for r in results if r["target"] == "baseline" and "get" in r), None)
+    if base is None:
+        return ""
+    g = base["get"]
+    bound = "client" if g["client_cpu_pct"] >= g["server_cpu_pct"] else "server"
+    return (
+        f"Client ceiling (baseline GET): {_fmt(g['rps'], 'rps')} req/s with the client at "
+        f"{g['client_cpu_pct']:.0f}% CPU and the baseline server at {g['server_cpu_pct']:.0f}% "
+        f"(one core = 100%); the busier side is the {bound}. Targets far below this "
+        f"number are not limited by the load generator."
+    )
+
+
+# --------------------------------------------------------------------------
+# Main
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--actions",
+        type=int,
+        default=10_000,
+        help="max actions created in the POST phase (incl. warmup) per target",
+    )
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="closed-loop workers (= keep-alive connections) for POST and GET",
+    )
+    ap.add_argument(
+        "--duration-s", type=float, default=10.0, help="length of each measured phase"
+    )
+    ap.add_argument(
+        "--warmup-s",
+        type=float,
+        default=1.0,
+        help="unmeasured warmup before POST and GET",
+    )
+    ap.add_argument(
+        "--targets",
+        default="sqlite",
+        help=f"comma list of {', '.join(TARGETS)} (aliases: {', '.join(ALIASES)}); "
+        "baseline is always added",
+    )
+    ap.add_argument("--json", type=Path, help="also write raw results here")
+    ap.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="load generator: raw asyncio streams (default) or httpx.AsyncClient",
+    )
+    ap.add_argument("--client-loop", choices=["uvloop", "asyncio"], default="uvloop")
+    ap.add_argument(
+        "--client-cpu",
+        type=int,
+        default=None,
+        help="pin the load generator to this CPU and the servers to the others",
+    )
+    ap.add_argument(
+        "--latency-concurrency",
+        type=int,
+        default=4,
+        help="concurrent create→terminal probes",
+    )
+    ap.add_argument(
+        "--latency-actions",
+        type=int,
+        default=500,
+        help="max actions for the create→terminal phase",
+    )
+    ap.add_argument(
+        "--poll-ms",
+        type=float,
+        default=5.0,
+        help="status poll interval, create→terminal",
+    )
+    ap.add_argument(
+        "--action-timeout-s",
+        type=float,
+        default=10.0,
+        help="give up on one action not terminal after this",
+    )
+    ap.add_argument("--drain-timeout-s", type=float, default=120.0)
+    ap.add_argument("--startup-timeout-s", type=float, default=60.0)
+    ap.add_argument("--setup-timeout-s", type=float, default=120.0)
+    ap.add_argument(
+        "--grace-s",
+        type=float,
+        default=30.0,
+        help="cancel requests still in flight this long after a phase ends",
+    )
+    ap.add_argument(
+        "--max-run-s", type=float, default=1800.0, help="hard cap on the whole run"
+    )
+    ap.add_argument(
+        "--orchestrion-bin", default=str(REPO_ROOT / ".venv" / "bin" / "orchestrion")
+    )
+    ap.add_argument("--pg-port", type=int, default=5432)
+    ap.add_argument(
+        "--keep-temp", action="store_true", help="keep databases and server logs"
+    )
+    args = ap.parse_args(argv)
+    names: list[str] = ["baseline"]
+    for raw in args.targets.split(","):
+        name = ALIASES.get(raw.strip(), raw.strip())
+        if not name:
+            continue
+        if name not in TARGETS:
+            ap.error(
+                f"unknown target {raw!r}; known: {', '.join([*TARGETS, *ALIASES])}"
+            )
+        if name not in names:
+            names.append(name)
+    args.target_names = names
+    for flag in ("actions", "concurrency", "latency_concurrency", "latency_actions"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} must be >= 1")
+    return args
+
+
+async def run(
+    args: argparse.Namespace, procs: ProcessRegistry, workdir: Path
+) -> list[dict[str, Any]]:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    server_cpus: set[int] | None = None
+    if args.client_cpu is not None:
+        all_cpus = os.sched_getaffinity(0)
+        server_cpus = (all_cpus - {args.client_cpu}) or all_cpus
+        os.sched_setaffinity(0, {args.client_cpu})
+    ctx = RunContext(
+        args, workdir, procs,
+        account_sid="AC" + secrets.token_hex(16), auth_token=secrets.token_hex(16),
+        server_cpus=server_cpus,
+    )  # fmt: skip
+    results = []
+    async with asyncio.timeout(args.max_run_s):
+        for name in args.target_names:
+            results.append(await bench_target(ctx, TARGETS[name]))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    procs = ProcessRegistry()
+    atexit.register(procs.stop_all)
+    workdir = Path(tempfile.mkdtemp(prefix="orchestrion-bench-"))
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if args.client_loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            results = runner.run(run(args, procs, workdir))
+    finally:
+        procs.stop_all()
+        if args.keep_temp:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+    meta = {
+        "concurrency": args.concurrency,
+        "duration_s": args.duration_s,
+        "warmup_s": args.warmup_s,
+        "actions": args.actions,
+        "latency_concurrency": args.latency_concurrency,
+        "latency_actions": args.latency_actions,
+        "poll_ms": args.poll_ms,
+        "client": args.client,
+        "client_loop": args.client_loop,
+        "client_cpu": args.client_cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    table = markdown_table(results)
+    print(
+        f"\nconcurrency {args.concurrency}, {args.duration_s:g}s per phase, client {args.client}"
+        f"/{args.client_loop}, {os.cpu_count()} CPUs, create→terminal with "
+        f"{args.latency_concurrency} probes polling every {args.poll_ms:g} ms\n"
+    )
+    print(table)
+    note = ceiling_note(results)
+    if note:
+        print("\n" + note)
+    if args.json:
+        args.json.write_text(orjson.dumps({"meta": meta, "results": results},
+                                          option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, wire schemas, auth, errors, pagination, idempotency."""

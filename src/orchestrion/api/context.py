@@ -1,0 +1,43 @@
+"""What route handlers reach through ``request.app.state``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from orchestrion.api.pagination import PageTokens
+from orchestrion.domain.errors import Unauthenticated
+from orchestrion.services.accounts import Authenticator
+from orchestrion.services.context import Context
+
+
+@dataclass(slots=True)
+class ApiState:
+    ctx: Context
+    auth: Authenticator
+    tokens: PageTokens
+
+
+def state(request: Request) -> ApiState:
+    api: ApiState = request.app.state.api
+    return api
+
+
+async def authenticate(request: Request) -> str:
+    """The caller's account SID, from HTTP Basic credentials."""
+    header = request.headers.get("authorization")
+    if not header or not header[:6].lower() == "basic ":
+        raise Unauthenticated("Authentication required: use HTTP Basic with an Account SID or API key")
+    try:
+        username, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise Unauthenticated("Malformed Authorization header") from error
+    return await state(request).auth.authenticate(username, password)
+
+
+def base_url(request: Request) -> str:
+    """The scheme://host[:port] the client used, for absolute URLs in responses."""
+    return f"{request.url.scheme}://{request.url.netloc}"

@@ -1,0 +1,74 @@
+"""JSON in (size, content type, syntax, schema) and JSON out."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from orchestrion.domain.errors import InvalidInput, PayloadTooLarge
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def describe(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = _location(tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
+    message = first["msg"]
+    if first["type"] == "missing":
+        return f"Missing required parameter {where}"
+    if first["type"] == "extra_forbidden":
+        return f"Unknown parameter {where}"
+    return f"Invalid parameter {where}: {message}"
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    body = await read_body(request)
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise InvalidInput("Content-Type must be application/json")
+    if not body:
+        raise InvalidInput("Request body is empty: a JSON object is required")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"Request body is not valid JSON: {error.msg} at position {error.pos}") from error
+    if not isinstance(data, dict):
+        raise InvalidInput("Request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(describe(error)) from error

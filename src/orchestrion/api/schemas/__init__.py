@@ -1,0 +1,1 @@
+"""Request bodies, as pydantic models with the wire's camelCase names."""

@@ -1,0 +1,1 @@
+"""Downstream channel providers behind one small protocol."""

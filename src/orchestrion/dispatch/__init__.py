@@ -1,0 +1,1 @@
+"""The outbox dispatcher: claim, run, retry with backoff, recover leases."""

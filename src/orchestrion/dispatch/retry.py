@@ -1,0 +1,18 @@
+"""The one retry policy: exponential backoff with full jitter and a cap."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base_ms: int = 200
+    cap_ms: int = 60_000
+
+    def delay_ms(self, attempt: int, rng: random.Random | None = None) -> int:
+        """Delay before retry number ``attempt`` (1-based): uniform in [ceiling/2, ceiling]."""
+        ceiling = min(self.cap_ms, self.base_ms * (2 ** max(0, attempt - 1)))
+        draw = (rng or random).random()
+        return int(ceiling / 2 + draw * ceiling / 2)

@@ -1,0 +1,42 @@
+"""Time as the orchestrator sees it.
+
+Everything that reads the time takes a ``Clock`` so that the test clock (an
+emulator feature) can move time forward without sleeping. Times are integer
+milliseconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    """Wall-clock time, plus an offset that the test clock may advance."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+def to_wire(ms: int) -> str:
+    """``2026-03-30T10:30:00Z``: UTC, whole seconds, the form the SDKs parse."""
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_wire(value: str) -> int:
+    """Parse an RFC 3339 timestamp into epoch milliseconds (raises ValueError)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp needs a time zone")
+    return int(parsed.timestamp() * 1000)

@@ -1,0 +1,99 @@
+"""Composition root: builds the store, services, channels, dispatcher and app from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from orchestrion.api.app import create_app
+from orchestrion.api.context import ApiState
+from orchestrion.api.pagination import PageTokens
+from orchestrion.dispatch.worker import Dispatcher
+from orchestrion.domain.clock import SystemClock
+from orchestrion.services import accounts
+from orchestrion.services.accounts import Authenticator
+from orchestrion.services.context import Context
+from orchestrion.services.jobs import build_handlers
+from orchestrion.settings import Settings
+from orchestrion.store.database import Database
+from orchestrion.store.secrets import SecretBox
+from orchestrion.store.store import Store
+
+log = structlog.get_logger("orchestrion")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    ctx: Context
+    secret_key: str = field(repr=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        secret_key = settings.resolve_secret_key()
+        store = Store(Database(settings.database_url), SecretBox(secret_key))
+        ctx = Context(store=store, clock=SystemClock(), sandbox_step_ms=settings.sandbox_step_ms)
+        return cls(settings=settings, ctx=ctx, secret_key=secret_key)
+
+    def api_state(self) -> ApiState:
+        token_key = hashlib.sha256(b"orchestrion-page-tokens:" + self.secret_key.encode()).digest()
+        return ApiState(ctx=self.ctx, auth=Authenticator(self.ctx), tokens=PageTokens(token_key))
+
+    async def ensure_dev_account(self) -> None:
+        s = self.settings
+        if s.account_sid and s.auth_token:
+            created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token)
+            log.info("account_ready", account_sid=s.account_sid, created=created)
+        elif await accounts.any_account(self.ctx) is None:
+            creds = await accounts.create_account(self.ctx)
+            # Printed once, on purpose: this is how a developer learns the credentials.
+            print(
+                "\nCreated a development account (shown once):\n"
+                f"  TWILIO_ACCOUNT_SID={creds.sid}\n  TWILIO_AUTH_TOKEN={creds.secret}\n",
+                flush=True,
+            )
+
+    def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
+        return Dispatcher(
+            self.ctx,
+            build_handlers(self.ctx),
+            concurrency=concurrency or self.settings.worker_concurrency,
+            lease_ms=self.settings.job_lease_ms,
+        )
+
+    async def start_worker(self, concurrency: int | None = None) -> None:
+        self._worker_task = asyncio.create_task(self.dispatcher(concurrency).run(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._worker_task is not None:
+            await self._worker_task
+        await self.ctx.store.close()
+
+    def app(self, *, run_worker: bool) -> ASGIApp:
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            await self.ensure_dev_account()
+            if run_worker:
+                await self.start_worker()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return create_app(self.api_state(), lifespan=lifespan)
+
+
+def app_from_env() -> ASGIApp:
+    """Factory for ``uvicorn --factory`` in multi-process mode: settings come from the environment."""
+    settings = Settings.from_env()
+    return Runtime.build(settings).app(run_worker=settings.run_worker)

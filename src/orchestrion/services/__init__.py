@@ -1,0 +1,1 @@
+"""Use cases: what the API and the dispatcher ask of the orchestrator."""

@@ -1,0 +1,37 @@
+"""What every use case needs: the store, the clock, and a way to wake workers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from orchestrion.domain.clock import Clock
+from orchestrion.store.store import Store
+
+
+class Wakeup:
+    """Wakes this process's dispatcher when new work was committed.
+
+    Other processes find the work by polling (SQLite) or LISTEN/NOTIFY (PostgreSQL).
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+@dataclass(slots=True)
+class Context:
+    store: Store
+    clock: Clock
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    sandbox_step_ms: int = 50

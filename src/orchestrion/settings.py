@@ -1,0 +1,93 @@
+"""Settings: read once, at the edge (the CLI), into one typed object.
+
+Secrets are kept out of ``repr`` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///orchestrion.db"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment or command line is invalid."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from error
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    account_sid: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: Path = Path("orchestrion.key")
+    sandbox_step_ms: int = 50
+    log_level: str = "info"
+    log_format: str = "console"
+    run_worker: bool = True
+    worker_concurrency: int = 16
+    job_lease_ms: int = 30_000
+    max_body_bytes: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        account_sid = env.get("ORCHESTRION_ACCOUNT_SID") or None
+        auth_token = env.get("ORCHESTRION_AUTH_TOKEN") or None
+        if (account_sid is None) != (auth_token is None):
+            raise SettingsError("Set both ORCHESTRION_ACCOUNT_SID and ORCHESTRION_AUTH_TOKEN, or neither")
+        if account_sid is not None and not (account_sid.startswith("AC") and len(account_sid) == 34):
+            raise SettingsError("ORCHESTRION_ACCOUNT_SID must be AC followed by 32 hex characters")
+        log_format = env.get("ORCHESTRION_LOG_FORMAT", "console")
+        if log_format not in ("console", "json"):
+            raise SettingsError("ORCHESTRION_LOG_FORMAT must be console or json")
+        return cls(
+            database_url=env.get("ORCHESTRION_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=env.get("ORCHESTRION_HOST") or "127.0.0.1",
+            port=_int(env, "ORCHESTRION_PORT", 8080, 0),
+            account_sid=account_sid,
+            auth_token=auth_token,
+            secret_key=env.get("ORCHESTRION_SECRET_KEY") or None,
+            secret_key_file=Path(env.get("ORCHESTRION_SECRET_KEY_FILE") or "orchestrion.key"),
+            sandbox_step_ms=_int(env, "ORCHESTRION_SANDBOX_STEP_MS", 50),
+            log_level=(env.get("ORCHESTRION_LOG_LEVEL") or "info").lower(),
+            log_format=log_format,
+            worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
+            job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+    def resolve_secret_key(self) -> str:
+        """The key that encrypts secrets at rest: from the environment, else a key file made on first use."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.secret_key_file
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key

@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations and queries for SQLite and PostgreSQL."""

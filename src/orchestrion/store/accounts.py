@@ -1,0 +1,59 @@
+"""Accounts and API keys. Auth tokens are encrypted at rest, key secrets hashed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestrion.domain.models import Account, ApiKey
+from orchestrion.store.secrets import SecretBox
+from orchestrion.store.tables import accounts, api_keys
+
+
+def hash_secret(secret: str) -> bytes:
+    # API key secrets are 128 random bits: a fast hash is enough, no KDF needed.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class AccountRepo:
+    def __init__(self, conn: AsyncConnection, box: SecretBox) -> None:
+        self._conn = conn
+        self._box = box
+
+    async def insert(self, account: Account) -> None:
+        await self._conn.execute(
+            accounts.insert().values(
+                sid=account.sid,
+                auth_token_enc=self._box.encrypt(account.auth_token),
+                created_ms=account.created_ms,
+            )
+        )
+
+    async def get(self, sid: str) -> Account | None:
+        row = (await self._conn.execute(sa.select(accounts).where(accounts.c.sid == sid))).first()
+        if row is None:
+            return None
+        return Account(sid=row.sid, auth_token=self._box.decrypt(row.auth_token_enc), created_ms=row.created_ms)
+
+    async def set_auth_token(self, sid: str, auth_token: str) -> None:
+        await self._conn.execute(
+            accounts.update().where(accounts.c.sid == sid).values(auth_token_enc=self._box.encrypt(auth_token))
+        )
+
+    async def first_sid(self) -> str | None:
+        return (await self._conn.execute(sa.select(accounts.c.sid).order_by(accounts.c.created_ms).limit(1))).scalar()
+
+    async def insert_key(self, key: ApiKey, secret: str) -> None:
+        await self._conn.execute(
+            api_keys.insert().values(
+                sid=key.sid, account_sid=key.account_sid, secret_hash=hash_secret(secret), created_ms=key.created_ms
+            )
+        )
+
+    async def get_key(self, sid: str) -> tuple[ApiKey, bytes] | None:
+        row = (await self._conn.execute(sa.select(api_keys).where(api_keys.c.sid == sid))).first()
+        if row is None:
+            return None
+        return ApiKey(sid=row.sid, account_sid=row.account_sid, created_ms=row.created_ms), bytes(row.secret_hash)

@@ -1,0 +1,120 @@
+"""Communications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestrion.domain.channels import Channel
+from orchestrion.domain.models import Communication, Endpoint
+from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.tables import communications
+
+
+def _endpoint_json(e: Endpoint) -> dict[str, str]:
+    out = {"address": e.address, "channel": str(e.channel)}
+    if e.participant_id is not None:
+        out["participantId"] = e.participant_id
+    if e.delivery_status is not None:
+        out["deliveryStatus"] = e.delivery_status
+    return out
+
+
+def _endpoint(data: dict[str, str]) -> Endpoint:
+    return Endpoint(
+        address=data["address"],
+        channel=Channel(data["channel"]),
+        participant_id=data.get("participantId"),
+        delivery_status=data.get("deliveryStatus"),
+    )
+
+
+def _communication(row: Any) -> Communication:
+    return Communication(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        account_sid=row.account_sid,
+        author=_endpoint(row.author),
+        content=row.content,
+        channel_id=row.channel_id,
+        resource_id=row.resource_id,
+        recipients=tuple(_endpoint(r) for r in row.recipients),
+        occurred_ms=row.occurred_ms,
+        created_ms=row.created_ms,
+        updated_ms=row.updated_ms,
+    )
+
+
+class CommunicationRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, conversation_id: str, communication_id: str) -> Communication | None:
+        row = (
+            await self._conn.execute(
+                sa.select(communications).where(
+                    communications.c.conversation_id == conversation_id, communications.c.id == communication_id
+                )
+            )
+        ).first()
+        return None if row is None else _communication(row)
+
+    async def get_by_resource_id(self, conversation_id: str, resource_id: str) -> Communication | None:
+        row = (
+            await self._conn.execute(
+                sa.select(communications).where(
+                    communications.c.conversation_id == conversation_id, communications.c.resource_id == resource_id
+                )
+            )
+        ).first()
+        return None if row is None else _communication(row)
+
+    async def insert(self, c: Communication) -> Communication:
+        """Insert ``c``; if its resourceId is already recorded, return that one instead."""
+        if c.resource_id is not None:
+            existing = await self.get_by_resource_id(c.conversation_id, c.resource_id)
+            if existing is not None:
+                return existing
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    communications.insert().values(
+                        id=c.id,
+                        conversation_id=c.conversation_id,
+                        account_sid=c.account_sid,
+                        author=_endpoint_json(c.author),
+                        content=c.content,
+                        channel_id=c.channel_id,
+                        resource_id=c.resource_id,
+                        recipients=[_endpoint_json(r) for r in c.recipients],
+                        occurred_ms=c.occurred_ms,
+                        created_ms=c.created_ms,
+                        updated_ms=c.updated_ms,
+                    )
+                )
+        except IntegrityError:
+            if c.resource_id is None:
+                raise
+            existing = await self.get_by_resource_id(c.conversation_id, c.resource_id)
+            if existing is None:
+                raise
+            return existing
+        return c
+
+    async def set_recipients(self, communication_id: str, recipients: tuple[Endpoint, ...], updated_ms: int) -> None:
+        await self._conn.execute(
+            communications.update()
+            .where(communications.c.id == communication_id)
+            .values(recipients=[_endpoint_json(r) for r in recipients], updated_ms=updated_ms)
+        )
+
+    async def list(
+        self, conversation_id: str, page: PageRequest, *, channel_id: str | None = None
+    ) -> Page[Communication]:
+        query = sa.select(communications).where(communications.c.conversation_id == conversation_id)
+        if channel_id is not None:
+            query = query.where(communications.c.channel_id == channel_id)
+        return await fetch_page(self._conn, query, communications.c.id, page, _communication)

@@ -1,0 +1,248 @@
+"""Conversations, their participants and participant addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestrion.domain.channels import Channel
+from orchestrion.domain.errors import Conflict
+from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
+from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.tables import communications, conversations, participant_addresses, participants
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        id=row.id,
+        account_sid=row.account_sid,
+        configuration_id=row.configuration_id,
+        configuration_version=row.configuration_version,
+        configuration=row.configuration,
+        status=ConversationStatus(row.status),
+        name=row.name,
+        metadata=row.metadata,
+        status_callbacks=row.status_callbacks,
+        created_ms=row.created_ms,
+        updated_ms=row.updated_ms,
+    )
+
+
+def _participant(row: Any) -> Participant:
+    return Participant(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        account_sid=row.account_sid,
+        name=row.name,
+        type=row.type,
+        profile_id=row.profile_id,
+        addresses=tuple(
+            Address(channel=Channel(a["channel"]), address=a["address"], channel_id=a.get("channelId"))
+            for a in row.addresses
+        ),
+        created_ms=row.created_ms,
+        updated_ms=row.updated_ms,
+    )
+
+
+def _addresses_json(addresses: Sequence[Address]) -> list[dict[str, str]]:
+    out = []
+    for a in addresses:
+        item = {"channel": str(a.channel), "address": a.address}
+        if a.channel_id is not None:
+            item["channelId"] = a.channel_id
+        out.append(item)
+    return out
+
+
+class ConversationRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, account_sid: str, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
+        query = sa.select(conversations).where(
+            conversations.c.account_sid == account_sid, conversations.c.id == conversation_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _conversation(row)
+
+    async def insert(self, c: Conversation, *, last_activity_ms: int) -> None:
+        await self._conn.execute(
+            conversations.insert().values(
+                id=c.id,
+                account_sid=c.account_sid,
+                configuration_id=c.configuration_id,
+                configuration_version=c.configuration_version,
+                configuration=c.configuration,
+                status=str(c.status),
+                name=c.name,
+                metadata=c.metadata,
+                status_callbacks=c.status_callbacks,
+                created_ms=c.created_ms,
+                updated_ms=c.updated_ms,
+                last_activity_ms=last_activity_ms,
+            )
+        )
+
+    async def update(self, c: Conversation) -> None:
+        await self._conn.execute(
+            conversations.update()
+            .where(conversations.c.id == c.id)
+            .values(
+                status=str(c.status),
+                name=c.name,
+                metadata=c.metadata,
+                status_callbacks=c.status_callbacks,
+                updated_ms=c.updated_ms,
+            )
+        )
+
+    async def touch(self, conversation_id: str, activity_ms: int) -> None:
+        await self._conn.execute(
+            conversations.update()
+            .where(conversations.c.id == conversation_id)
+            .values(last_activity_ms=sa.func.max(conversations.c.last_activity_ms, activity_ms))
+            if self._conn.dialect.name == "sqlite"
+            else conversations.update()
+            .where(conversations.c.id == conversation_id)
+            .values(last_activity_ms=sa.func.greatest(conversations.c.last_activity_ms, activity_ms))
+        )
+
+    async def delete(self, account_sid: str, conversation_id: str) -> bool:
+        # Children go by ON DELETE CASCADE on both backends.
+        result = await self._conn.execute(
+            conversations.delete().where(
+                conversations.c.account_sid == account_sid, conversations.c.id == conversation_id
+            )
+        )
+        return bool(result.rowcount)
+
+    async def list(
+        self,
+        account_sid: str,
+        page: PageRequest,
+        *,
+        statuses: Sequence[str] = (),
+        channel_id: str | None = None,
+    ) -> Page[Conversation]:
+        query = sa.select(conversations).where(conversations.c.account_sid == account_sid)
+        if statuses:
+            query = query.where(conversations.c.status.in_(list(statuses)))
+        if channel_id is not None:
+            query = query.where(
+                sa.exists().where(
+                    communications.c.conversation_id == conversations.c.id,
+                    communications.c.account_sid == account_sid,
+                    communications.c.channel_id == channel_id,
+                )
+            )
+        return await fetch_page(self._conn, query, conversations.c.id, page, _conversation)
+
+
+class ParticipantRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, conversation_id: str, participant_id: str) -> Participant | None:
+        row = (
+            await self._conn.execute(
+                sa.select(participants).where(
+                    participants.c.conversation_id == conversation_id, participants.c.id == participant_id
+                )
+            )
+        ).first()
+        return None if row is None else _participant(row)
+
+    async def all_for(self, conversation_ids: Sequence[str]) -> dict[str, list[Participant]]:
+        out: dict[str, list[Participant]] = {cid: [] for cid in conversation_ids}
+        if not conversation_ids:
+            return out
+        rows = await self._conn.execute(
+            sa.select(participants)
+            .where(participants.c.conversation_id.in_(list(conversation_ids)))
+            .order_by(participants.c.id)
+        )
+        for row in rows:
+            out[row.conversation_id].append(_participant(row))
+        return out
+
+    async def find_by_address(self, conversation_id: str, channel: Channel, address: str) -> str | None:
+        return (
+            await self._conn.execute(
+                sa.select(participant_addresses.c.participant_id).where(
+                    participant_addresses.c.conversation_id == conversation_id,
+                    participant_addresses.c.channel == str(channel),
+                    participant_addresses.c.address == address,
+                )
+            )
+        ).scalar()
+
+    async def insert(self, p: Participant) -> None:
+        await self._conn.execute(
+            participants.insert().values(
+                id=p.id,
+                conversation_id=p.conversation_id,
+                account_sid=p.account_sid,
+                name=p.name,
+                type=p.type,
+                profile_id=p.profile_id,
+                addresses=_addresses_json(p.addresses),
+                created_ms=p.created_ms,
+                updated_ms=p.updated_ms,
+            )
+        )
+        await self._claim_addresses(p)
+
+    async def update(self, p: Participant) -> None:
+        await self._conn.execute(
+            participants.update()
+            .where(participants.c.id == p.id)
+            .values(
+                name=p.name,
+                type=p.type,
+                profile_id=p.profile_id,
+                addresses=_addresses_json(p.addresses),
+                updated_ms=p.updated_ms,
+            )
+        )
+        await self._conn.execute(participant_addresses.delete().where(participant_addresses.c.participant_id == p.id))
+        await self._claim_addresses(p)
+
+    async def _claim_addresses(self, p: Participant) -> None:
+        for a in p.addresses:
+            owner = await self.find_by_address(p.conversation_id, a.channel, a.address)
+            if owner is not None:
+                raise Conflict(
+                    f"Address {a.address} on channel {a.channel} already belongs to participant {owner}", owner
+                )
+            try:
+                async with self._conn.begin_nested():
+                    await self._conn.execute(
+                        participant_addresses.insert().values(
+                            conversation_id=p.conversation_id,
+                            channel=str(a.channel),
+                            address=a.address,
+                            participant_id=p.id,
+                        )
+                    )
+            except IntegrityError as error:
+                owner = await self.find_by_address(p.conversation_id, a.channel, a.address)
+                raise Conflict(f"Address {a.address} on channel {a.channel} is already taken", owner) from error
+
+    async def delete(self, conversation_id: str, participant_id: str) -> bool:
+        result = await self._conn.execute(
+            participants.delete().where(
+                participants.c.conversation_id == conversation_id, participants.c.id == participant_id
+            )
+        )
+        return bool(result.rowcount)
+
+    async def list(self, conversation_id: str, page: PageRequest) -> Page[Participant]:
+        query = sa.select(participants).where(participants.c.conversation_id == conversation_id)
+        return await fetch_page(self._conn, query, participants.c.id, page, _participant)

@@ -1,0 +1,159 @@
+"""The sandbox channel's outbox of "sent" messages, readable by people and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestrion.store.tables import sandbox_messages
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxMessage:
+    sid: str
+    account_sid: str
+    idempotency_key: str
+    conversation_id: str | None
+    channel: str
+    from_address: str
+    to_addresses: list[str]
+    body: str | None
+    content_id: str | None
+    variables: dict[str, str] | None
+    media_urls: list[str] | None
+    channel_settings: dict[str, Any] | None
+    status: str
+    error_code: int | None
+    error_message: str | None
+    created_ms: int
+    updated_ms: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _message(row: Any) -> SandboxMessage:
+    return SandboxMessage(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        idempotency_key=row.idempotency_key,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        from_address=row.from_address,
+        to_addresses=row.to_addresses,
+        body=row.body,
+        content_id=row.content_id,
+        variables=row.variables,
+        media_urls=row.media_urls,
+        channel_settings=row.channel_settings,
+        status=row.status,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        created_ms=row.created_ms,
+        updated_ms=row.updated_ms,
+        history=row.history,
+    )
+
+
+class SandboxRepo:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, sid: str) -> SandboxMessage | None:
+        row = (await self._conn.execute(sa.select(sandbox_messages).where(sandbox_messages.c.sid == sid))).first()
+        return None if row is None else _message(row)
+
+    async def get_by_key(self, idempotency_key: str) -> SandboxMessage | None:
+        row = (
+            await self._conn.execute(
+                sa.select(sandbox_messages).where(sandbox_messages.c.idempotency_key == idempotency_key)
+            )
+        ).first()
+        return None if row is None else _message(row)
+
+    async def insert(self, m: SandboxMessage) -> SandboxMessage:
+        """Record ``m``; a second send with the same idempotency key returns the first."""
+        existing = await self.get_by_key(m.idempotency_key)
+        if existing is not None:
+            return existing
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    sandbox_messages.insert().values(
+                        sid=m.sid,
+                        account_sid=m.account_sid,
+                        idempotency_key=m.idempotency_key,
+                        conversation_id=m.conversation_id,
+                        channel=m.channel,
+                        from_address=m.from_address,
+                        to_addresses=m.to_addresses,
+                        body=m.body,
+                        content_id=m.content_id,
+                        variables=m.variables,
+                        media_urls=m.media_urls,
+                        channel_settings=m.channel_settings,
+                        status=m.status,
+                        error_code=m.error_code,
+                        error_message=m.error_message,
+                        history=m.history,
+                        created_ms=m.created_ms,
+                        updated_ms=m.updated_ms,
+                    )
+                )
+        except IntegrityError:
+            existing = await self.get_by_key(m.idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        return m
+
+    async def set_status(
+        self, sid: str, status: str, now_ms: int, *, error_code: int | None = None, error_message: str | None = None
+    ) -> None:
+        current = await self.get(sid)
+        if current is None:
+            return
+        history = [*current.history, {"status": status, "at": now_ms}]
+        await self._conn.execute(
+            sandbox_messages.update()
+            .where(sandbox_messages.c.sid == sid)
+            .values(
+                status=status,
+                error_code=error_code,
+                error_message=error_message,
+                history=history,
+                updated_ms=now_ms,
+            )
+        )
+
+    async def list(
+        self,
+        account_sid: str,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        conversation_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[SandboxMessage]:
+        query = sa.select(sandbox_messages).where(sandbox_messages.c.account_sid == account_sid)
+        if from_ is not None:
+            query = query.where(sandbox_messages.c.from_address == from_)
+        if conversation_id is not None:
+            query = query.where(sandbox_messages.c.conversation_id == conversation_id)
+        if status is not None:
+            query = query.where(sandbox_messages.c.status == status)
+        rows = await self._conn.execute(query.order_by(sandbox_messages.c.created_ms, sandbox_messages.c.sid))
+        messages = [_message(r) for r in rows]
+        if to is not None:
+            messages = [m for m in messages if to in m.to_addresses]
+        return messages[-limit:] if limit else messages
+
+    async def clear(self, account_sid: str) -> int:
+        result = await self._conn.execute(sandbox_messages.delete().where(sandbox_messages.c.account_sid == account_sid))
+        return int(result.rowcount or 0)
+
+    async def count(self) -> int:
+        return int((await self._conn.execute(sa.select(sa.func.count()).select_from(sandbox_messages))).scalar_one())

@@ -1,0 +1,212 @@
+"""The schema, one place. Migrations are generated from and checked against it.
+
+Times are BIGINT epoch milliseconds on both backends, so comparisons (leases,
+timers, the test clock) are plain integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+ID = sa.String(64)
+MS = sa.BigInteger
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("sid", sa.String(34), primary_key=True),
+    sa.Column("auth_token_enc", sa.LargeBinary, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("sid", sa.String(34), primary_key=True),
+    sa.Column("account_sid", sa.String(34), sa.ForeignKey("accounts.sid", ondelete="CASCADE"), nullable=False),
+    sa.Column("secret_hash", sa.LargeBinary, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+)
+
+configurations = sa.Table(
+    "configurations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("display_name", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("grouping_type", sa.String(64), nullable=False),
+    sa.Column("memory_store_id", sa.String(64), nullable=False),
+    sa.Column("settings", JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.UniqueConstraint("account_sid", "display_name"),
+    sa.Index(None, "account_sid", "id"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("configuration_id", ID, nullable=False),
+    sa.Column("configuration_version", sa.Integer, nullable=False),
+    sa.Column("configuration", JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("metadata", JSON, nullable=False),
+    sa.Column("status_callbacks", JSON, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("last_activity_ms", MS, nullable=False),
+    sa.Index(None, "account_sid", "id"),
+    sa.Index(None, "configuration_id", "status"),
+)
+
+participants = sa.Table(
+    "participants",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("type", sa.String(16), nullable=True),
+    sa.Column("profile_id", sa.String(64), nullable=True),
+    sa.Column("addresses", JSON, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Index(None, "conversation_id", "id"),
+)
+
+# One row per (conversation, channel, address): enforces uniqueness and
+# serves address resolution without scanning participants' JSON.
+participant_addresses = sa.Table(
+    "participant_addresses",
+    metadata,
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(256), nullable=False),
+    sa.Column("participant_id", ID, sa.ForeignKey("participants.id", ondelete="CASCADE"), nullable=False),
+    sa.PrimaryKeyConstraint("conversation_id", "channel", "address"),
+    sa.Index(None, "participant_id"),
+)
+
+communications = sa.Table(
+    "communications",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("author", JSON, nullable=False),
+    sa.Column("content", JSON, nullable=False),
+    sa.Column("channel_id", sa.String(128), nullable=True),
+    sa.Column("resource_id", sa.String(256), nullable=True),
+    sa.Column("recipients", JSON, nullable=False),
+    sa.Column("occurred_ms", MS, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.UniqueConstraint("conversation_id", "resource_id"),
+    sa.Index(None, "conversation_id", "id"),
+    sa.Index(None, "account_sid", "channel_id"),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("related", JSON, nullable=False),
+    sa.Column("request", JSON, nullable=False),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("message_sid", sa.String(34), nullable=True, unique=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("completed_ms", MS, nullable=True),
+)
+
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("related", JSON, nullable=False),
+    sa.Column("request", JSON, nullable=False),
+    sa.Column("error", JSON, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("completed_ms", MS, nullable=True),
+)
+
+# The outbox. A job is written in the same transaction as the change that
+# asks for it; the dispatcher claims it with a lease and deletes it when done.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("run_at_ms", MS, nullable=False),
+    sa.Column("lease_until_ms", MS, nullable=True),
+    sa.Column("locked_by", sa.String(64), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Index(None, "run_at_ms"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("account_sid", sa.String(34), primary_key=True),
+    sa.Column("key", sa.String(36), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("headers", JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("expires_ms", MS, nullable=False),
+    sa.Index(None, "expires_ms"),
+)
+
+# Everything the sandbox channel "sent", for people and tests to read.
+sandbox_messages = sa.Table(
+    "sandbox_messages",
+    metadata,
+    sa.Column("sid", sa.String(34), primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("conversation_id", ID, nullable=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("from_address", sa.String(256), nullable=False),
+    sa.Column("to_addresses", JSON, nullable=False),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("content_id", sa.String(64), nullable=True),
+    sa.Column("variables", JSON, nullable=True),
+    sa.Column("media_urls", JSON, nullable=True),
+    sa.Column("channel_settings", JSON, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("history", JSON, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Index(None, "account_sid", "created_ms"),
+)

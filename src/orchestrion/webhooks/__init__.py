@@ -1,0 +1,1 @@
+"""Status callbacks out: envelope, signing, delivery log."""

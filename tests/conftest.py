@@ -1,0 +1,203 @@
+"""Shared fixtures: databases (SQLite file, real PostgreSQL), a live server, SDK clients.
+
+PostgreSQL tests skip with a clear message when no server is reachable,
+except in CI (CI=true), where a missing PostgreSQL is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from orchestrion.services import accounts
+from orchestrion.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("ORCHESTRION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SECRET_KEY = "test-secret-key-not-for-production"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"orch_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, Exception) as error:  # noqa: BLE001 - any connection failure means "no PostgreSQL here"
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(error).__name__}: {error})"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run the PostgreSQL tests", pytrace=False)
+        pytest.skip(f"{message}; set ORCHESTRION_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each backend, shared by the session."""
+    from orchestrion.store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'orchestrion.db'}"
+        upgrade(url)
+        yield url
+        return
+    for url in _postgres_database():
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from orchestrion.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'orchestrion.db'}"
+    upgrade(url)
+    return url
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    base = Settings(
+        database_url=database_url,
+        secret_key=SECRET_KEY,
+        sandbox_step_ms=10,
+        log_level="warning",
+        job_lease_ms=5_000,
+    )
+    return base.with_overrides(**overrides)
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server on loopback, in a thread of the test process."""
+
+    settings: Settings
+    url: str = ""
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    runtime: object = field(default=None, repr=False)
+
+    def start(self, run_worker: bool = True) -> LiveServer:
+        from orchestrion.runtime import Runtime
+
+        port = free_port()
+        runtime = Runtime.build(self.settings)
+        self.runtime = runtime
+        config = uvicorn.Config(
+            runtime.app(run_worker=run_worker),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[LiveServer]:
+    live = LiveServer(test_settings(database_url)).start()
+    yield live
+    live.stop()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_sid: str
+    auth_token: str = field(repr=False)
+
+
+def new_account(database_url: str) -> Credentials:
+    """A fresh account in the server's database: every test gets a clean tenant."""
+    from orchestrion.runtime import Runtime
+
+    async def make() -> Credentials:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            creds = await accounts.create_account(runtime.ctx)
+        finally:
+            await runtime.ctx.store.close()
+        return Credentials(creds.sid, creds.secret)
+
+    return asyncio.run(make())
+
+
+@pytest.fixture
+def account(database_url: str) -> Credentials:
+    return new_account(database_url)
+
+
+@pytest.fixture
+def other_account(database_url: str) -> Credentials:
+    return new_account(database_url)
+
+
+def sdk_client(server: LiveServer, creds: Credentials) -> object:
+    from twilio.rest import Client
+
+    client = Client(creds.account_sid, creds.auth_token)
+    client.conversations.base_url = server.url
+    return client
+
+
+@pytest.fixture
+def client(server: LiveServer, account: Credentials) -> object:
+    """The official twilio-python SDK, pointed at the live server."""
+    return sdk_client(server, account)
+
+
+@pytest.fixture
+def other_client(server: LiveServer, other_account: Credentials) -> object:
+    return sdk_client(server, other_account)
+
+
+@pytest.fixture
+def http(server: LiveServer, account: Credentials) -> Iterator[object]:
+    """A plain httpx client with the account's credentials, for what the SDK cannot send."""
+    import httpx
+
+    with httpx.Client(base_url=server.url, auth=(account.account_sid, account.auth_token), timeout=10) as c:
+        yield c
