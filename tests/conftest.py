@@ -176,9 +176,17 @@ def other_account(database_url: str) -> Credentials:
 
 
 def sdk_client(server: LiveServer, creds: Credentials) -> object:
+    """twilio-python exactly as an application uses it, with every response contract-checked."""
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    client = Client(creds.account_sid, creds.auth_token)
+    class CheckingHttpClient(TwilioHttpClient):
+        def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+            response = super().request(method, url, *args, **kwargs)
+            check_contract(method, url, response.status_code, response.text)
+            return response
+
+    client = Client(creds.account_sid, creds.auth_token, http_client=CheckingHttpClient(timeout=15))
     client.conversations.base_url = server.url
     return client
 
@@ -199,5 +207,63 @@ def http(server: LiveServer, account: Credentials) -> Iterator[object]:
     """A plain httpx client with the account's credentials, for what the SDK cannot send."""
     import httpx
 
-    with httpx.Client(base_url=server.url, auth=(account.account_sid, account.auth_token), timeout=10) as c:
+    def check(response: httpx.Response) -> None:
+        response.read()
+        check_contract(response.request.method, str(response.request.url), response.status_code, response.text)
+
+    with httpx.Client(
+        base_url=server.url,
+        auth=(account.account_sid, account.auth_token),
+        timeout=10,
+        event_hooks={"response": [check]},
+    ) as c:
         yield c
+
+
+# --- Response contract: every SDK and httpx response of the suite is checked
+# against the reference OpenAPI document (when ../shared is present).
+
+def _spec_with_deviations() -> object:
+    """The reference spec, amended where Orchestrion deviates on purpose (see docs/deviations.md)."""
+    import json
+
+    from tests.contract import SPEC_PATH, ContractChecker
+
+    if not SPEC_PATH.exists():
+        return None
+    spec = json.loads(SPEC_PATH.read_text())
+
+    # Deviation: operations report RUNNING between PENDING and COMPLETED.
+    spec["components"]["schemas"]["conversations.v2.operation_status_value"]["enum"] = [
+        "PENDING",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+    ]
+    return ContractChecker(spec)
+
+
+_CHECKER: object = None
+_CHECKER_LOADED = False
+
+
+def contract_checker() -> object:
+    global _CHECKER, _CHECKER_LOADED
+    if not _CHECKER_LOADED:
+        _CHECKER = _spec_with_deviations()
+        _CHECKER_LOADED = True
+    return _CHECKER
+
+
+def check_contract(method: str, url: str, status: int, text: str) -> None:
+    import json
+    from urllib.parse import urlsplit
+
+    checker = contract_checker()
+    if checker is None:
+        return
+    path = urlsplit(url).path
+    if not path.startswith("/v2/"):
+        return
+    body = json.loads(text) if text else None
+    checker.check(method, path, status, body)  # type: ignore[attr-defined]
