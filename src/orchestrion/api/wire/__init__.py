@@ -1,0 +1,1 @@
+"""Responses: domain records rendered as the camelCase JSON the SDKs read."""
