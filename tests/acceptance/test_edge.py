@@ -1,0 +1,41 @@
+"""The HTTP edge: unknown routes, methods, health and the server's own OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import LiveServer
+
+
+def test_unknown_route_is_a_twilio_shaped_404(server: LiveServer) -> None:
+    response = httpx.get(server.url + "/v2/Nope", timeout=10)
+    assert response.status_code == 404
+    assert set(response.json()) == {"code", "message", "more_info", "status"}
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_wrong_method_is_a_twilio_shaped_405(server: LiveServer) -> None:
+    response = httpx.request("PATCH", server.url + "/healthz", timeout=10)
+    assert (response.status_code, response.json()["code"], response.json()["status"]) == (405, 20004, 405)
+
+
+def test_health_endpoint_answers_ok(server: LiveServer) -> None:
+    response = httpx.get(server.url + "/healthz", timeout=10)
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_openapi_document_lists_every_v2_route(server: LiveServer) -> None:
+    document = httpx.get(server.url + "/openapi.json", timeout=10).json()
+    paths = document["paths"]
+    assert document["openapi"].startswith("3.")
+    for path, method in [
+        ("/v2/ControlPlane/Configurations", "post"),
+        ("/v2/ControlPlane/Operations/{id}", "get"),
+        ("/v2/Conversations", "post"),
+        ("/v2/Conversations/{id}", "delete"),
+        ("/v2/Conversations/{ConversationId}/Participants", "post"),
+        ("/v2/Conversations/{ConversationId}/Communications", "post"),
+        ("/v2/Conversations/{ConversationId}/Actions", "post"),
+        ("/v2/Conversations/{ConversationId}/Actions/{ActionId}", "get"),
+    ]:
+        assert method in paths.get(path, {}), f"{method.upper()} {path} missing from /openapi.json"

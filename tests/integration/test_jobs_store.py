@@ -1,0 +1,86 @@
+"""The outbox's storage contract, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orchestrion.store.store import Store
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_enqueued_job_is_claimed_once_with_a_lease(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {"n": 1}, now_ms=1_000)
+    async with store.write() as tx:
+        first = await tx.jobs.claim("w1", now_ms=1_000, lease_ms=500, limit=10)
+    async with store.write() as tx:
+        second = await tx.jobs.claim("w2", now_ms=1_200, lease_ms=500, limit=10)
+    assert [(j.kind, j.payload, j.attempts) for j in first] == [("k", {"n": 1}, 1)]
+    assert second == []
+
+
+async def test_job_whose_lease_expired_is_claimed_again(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {}, now_ms=1_000)
+    async with store.write() as tx:
+        await tx.jobs.claim("dead", now_ms=1_000, lease_ms=500, limit=10)
+    async with store.write() as tx:
+        again = await tx.jobs.claim("alive", now_ms=1_501, lease_ms=500, limit=10)
+    assert [j.attempts for j in again] == [2]
+
+
+async def test_job_not_yet_due_is_not_claimed(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {}, now_ms=1_000, run_at_ms=5_000)
+    async with store.write() as tx:
+        early = await tx.jobs.claim("w", now_ms=4_999, lease_ms=500, limit=10)
+        due = await tx.jobs.next_due_ms()
+    assert early == []
+    assert due == 5_000
+
+
+async def test_completing_a_job_needs_the_lease_holder(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {}, now_ms=1_000)
+    async with store.write() as tx:
+        (job,) = await tx.jobs.claim("w1", now_ms=1_000, lease_ms=500, limit=1)
+    async with store.write() as tx:
+        by_other = await tx.jobs.complete(job.id, "w2")
+        by_holder = await tx.jobs.complete(job.id, "w1")
+        remaining = await tx.jobs.count()
+    assert (by_other, by_holder, remaining) == (False, True, 0)
+
+
+async def test_retried_job_waits_for_its_new_run_time(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {}, now_ms=1_000)
+    async with store.write() as tx:
+        (job,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=500, limit=1)
+        await tx.jobs.retry(job.id, "w", run_at_ms=3_000, error="boom")
+    async with store.write() as tx:
+        before = await tx.jobs.claim("w", now_ms=2_999, lease_ms=500, limit=1)
+        after = await tx.jobs.claim("w", now_ms=3_000, lease_ms=500, limit=1)
+    assert before == []
+    assert [j.attempts for j in after] == [2]
+
+
+async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
+    async with store.write() as tx:
+        for n in range(50):
+            await tx.jobs.enqueue("k", {"n": n}, now_ms=1_000)
+
+    async def claimer(name: str) -> list[int]:
+        got: list[int] = []
+        for _ in range(20):
+            async with store.write() as tx:
+                jobs = await tx.jobs.claim(name, now_ms=1_000, lease_ms=60_000, limit=3)
+            got.extend(j.payload["n"] for j in jobs)
+            await asyncio.sleep(0)
+        return got
+
+    results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    claimed = [n for r in results for n in r]
+    assert sorted(claimed) == list(range(50))
