@@ -19,6 +19,7 @@ import atexit
 import base64
 import contextlib
 import gc
+import importlib.util
 import itertools
 import math
 import os
@@ -41,6 +42,11 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore retries `import sniffio` on every request when it is missing, a
+    # full sys.path scan each time (~0.3 ms); a None entry makes it fail fast.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 HOST = "127.0.0.1"
@@ -61,9 +67,7 @@ Request = tuple[str, str, bytes | None]
 
 
 class Client(Protocol):
-    async def request(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, bytes]: ...
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]: ...
 
 
 class RawConnection:
@@ -77,20 +81,17 @@ class RawConnection:
     def __init__(self, host: str, port: int, auth_header: bytes) -> None:
         self._host = host
         self._port = port
-        self._tail = (
-            b" HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: %s\r\nAccept: application/json\r\n"
-            % (host.encode(), port, auth_header)
+        self._tail = b" HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: %s\r\nAccept: application/json\r\n" % (
+            host.encode(),
+            port,
+            auth_header,
         )
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(
-                self._host, self._port
-            )
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
             sock = self._writer.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -153,24 +154,18 @@ class HttpxClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def request(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         if body is None:
             r = await self._client.request(method, path)
         else:
-            r = await self._client.request(
-                method, path, content=body, headers=self._JSON
-            )
+            r = await self._client.request(method, path, content=body, headers=self._JSON)
         return r.status_code, r.content
 
 
 class ClientPool:
     """``size`` keep-alive connections; worker i uses ``clients[i]``."""
 
-    def __init__(
-        self, kind: str, host: str, port: int, auth_header: bytes, size: int
-    ) -> None:
+    def __init__(self, kind: str, host: str, port: int, auth_header: bytes, size: int) -> None:
         self._raw: list[RawConnection] = []
         self._httpx: httpx.AsyncClient | None = None
         self.clients: list[Client]
@@ -184,9 +179,7 @@ class ClientPool:
                     "Authorization": auth_header.decode(),
                     "Accept": "application/json",
                 },
-                limits=httpx.Limits(
-                    max_connections=size, max_keepalive_connections=size
-                ),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
                 timeout=httpx.Timeout(30.0),
                 trust_env=False,
             )
@@ -206,9 +199,7 @@ class ClientPool:
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     if not sorted_values:
         return None
-    rank = max(
-        0, min(len(sorted_values) - 1, int(q / 100.0 * len(sorted_values) + 0.5) - 1)
-    )
+    rank = max(0, min(len(sorted_values) - 1, int(q / 100.0 * len(sorted_values) + 0.5) - 1))
     return sorted_values[rank]
 
 
@@ -263,11 +254,11 @@ def tree_cpu_seconds(roots: Sequence[int]) -> float:
 
 
 def host_cpu_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds across all cores since boot."""
+    """(busy, total) CPU seconds over all cores since boot; steal counts as neither."""
     with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / _CLK_TCK, sum(values) / _CLK_TCK
+        user, nice, system, idle, iowait, irq, softirq = (int(v) for v in f.readline().split()[1:8])
+    busy = user + nice + system + irq + softirq
+    return busy / _CLK_TCK, (busy + idle + iowait) / _CLK_TCK
 
 
 class CpuMeter:
@@ -283,13 +274,8 @@ class CpuMeter:
         busy, total = host_cpu_seconds()
         return {
             "client_cpu_pct": 100 * (time.process_time() - self._client) / wall,
-            "server_cpu_pct": 100
-            * (tree_cpu_seconds(self._pids) - self._server)
-            / wall,
-            "host_cpu_pct": 100
-            * (busy - self._host[0])
-            / max(total - self._host[1], 1e-9)
-            * (os.cpu_count() or 1),
+            "server_cpu_pct": 100 * (tree_cpu_seconds(self._pids) - self._server) / wall,
+            "host_cpu_pct": 100 * (busy - self._host[0]) / max(total - self._host[1], 1e-9) * (os.cpu_count() or 1),
         }
 
 
@@ -319,9 +305,7 @@ class PhaseStats:
         }
 
 
-async def _gather_bounded(
-    tasks: list[asyncio.Task[None]], limit_s: float, stats: PhaseStats
-) -> None:
+async def _gather_bounded(tasks: list[asyncio.Task[None]], limit_s: float, stats: PhaseStats) -> None:
     """Wait for workers; cancel any still stuck (a hung request) after ``limit_s``."""
     if not tasks:
         return
@@ -431,10 +415,8 @@ class ProcessRegistry:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
         # Also reap stragglers left in the group after the leader exited.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -506,9 +488,7 @@ def _child_env(ctx: RunContext) -> dict[str, str]:
         ORCHESTRION_LOG_LEVEL="warning",
     )
     src = str(REPO_ROOT / "src")
-    env["PYTHONPATH"] = src + (
-        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
-    )
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -588,16 +568,14 @@ def _sqlite_url(ctx: RunContext, label: str) -> str:
 async def _create_pg_database(
     ctx: RunContext,
 ) -> tuple[str, Callable[[], Awaitable[None]]]:
-    import asyncpg  # type: ignore[import-untyped]  # only the postgres targets need it
+    import asyncpg  # only the postgres targets need it
 
     port = ctx.args.pg_port
     name = f"orchestrion_bench_{secrets.token_hex(6)}"
     last: Exception | None = None
     for user in ("root", "postgres"):
         try:
-            conn = await asyncpg.connect(
-                host=HOST, port=port, user=user, database="postgres", timeout=5
-            )
+            conn = await asyncpg.connect(host=HOST, port=port, user=user, database="postgres", timeout=5)
         except (
             OSError,
             TimeoutError,
@@ -611,9 +589,7 @@ async def _create_pg_database(
             await conn.close()
 
         async def drop(user: str = user) -> None:
-            c = await asyncpg.connect(
-                host=HOST, port=port, user=user, database="postgres", timeout=5
-            )
+            c = await asyncpg.connect(host=HOST, port=port, user=user, database="postgres", timeout=5)
             try:
                 await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
@@ -629,9 +605,7 @@ def _pg_target(
     async def start(ctx: RunContext) -> Running:
         url, drop = await _create_pg_database(ctx)
         try:
-            running = await _start_orchestrion(
-                ctx, label, url, serve_flags, worker_processes
-            )
+            running = await _start_orchestrion(ctx, label, url, serve_flags, worker_processes)
         except BaseException:
             await drop()
             raise
@@ -645,9 +619,7 @@ def _sqlite_target(
     label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0
 ) -> Callable[[RunContext], Awaitable[Running]]:
     async def start(ctx: RunContext) -> Running:
-        return await _start_orchestrion(
-            ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes
-        )
+        return await _start_orchestrion(ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes)
 
     return start
 
@@ -696,8 +668,7 @@ async def wait_ready(running: Running, timeout_s: float) -> None:
             for p in running.procs:
                 if p.poll() is not None:
                     raise RuntimeError(
-                        f"{running.label}: process exited with {p.returncode}\n"
-                        + log_tail(running.log_paths)
+                        f"{running.label}: process exited with {p.returncode}\n" + log_tail(running.log_paths)
                     )
             try:
                 async with asyncio.timeout(2):
@@ -709,10 +680,7 @@ async def wait_ready(running: Running, timeout_s: float) -> None:
             await asyncio.sleep(0.1)
     finally:
         conn.close()
-    raise RuntimeError(
-        f"{running.label}: /healthz not 200 after {timeout_s}s\n"
-        + log_tail(running.log_paths)
-    )
+    raise RuntimeError(f"{running.label}: /healthz not 200 after {timeout_s}s\n" + log_tail(running.log_paths))
 
 
 async def stop_running(ctx: RunContext, running: Running) -> None:
@@ -722,9 +690,7 @@ async def stop_running(ctx: RunContext, running: Running) -> None:
         try:
             await cleanup()
         except Exception as exc:  # noqa: BLE001 - a failed cleanup must not hide the results
-            print(
-                f"warning: cleanup for {running.label} failed: {exc}", file=sys.stderr
-            )
+            print(f"warning: cleanup for {running.label} failed: {exc}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -735,13 +701,9 @@ class ApiError(RuntimeError):
     pass
 
 
-async def _call(
-    client: Client, method: str, path: str, body: Any = None, timeout_s: float = 30.0
-) -> tuple[int, Any]:
+async def _call(client: Client, method: str, path: str, body: Any = None, timeout_s: float = 30.0) -> tuple[int, Any]:
     async with asyncio.timeout(timeout_s):
-        status, data = await client.request(
-            method, path, None if body is None else orjson.dumps(body)
-        )
+        status, data = await client.request(method, path, None if body is None else orjson.dumps(body))
     try:
         parsed = orjson.loads(data) if data else None
     except orjson.JSONDecodeError:
@@ -779,26 +741,20 @@ async def create_configuration(client: Client, timeout_s: float) -> str:
             if state == "FAILED":
                 raise ApiError(f"configuration operation failed: {op}")
             if time.perf_counter() > deadline:
-                raise ApiError(
-                    f"configuration operation not COMPLETED after {timeout_s}s: {op}"
-                )
+                raise ApiError(f"configuration operation not COMPLETED after {timeout_s}s: {op}")
             await asyncio.sleep(0.02)
     if not config_id:
         raise ApiError(f"no configuration id in {body}")
     return str(config_id)
 
 
-async def create_conversations(
-    clients: Sequence[Client], config_id: str, n: int
-) -> list[str]:
+async def create_conversations(clients: Sequence[Client], config_id: str, n: int) -> list[str]:
     ids: list[str] = []
     todo = iter(range(n))
 
     async def worker(client: Client) -> None:
         for _ in todo:
-            _, body = await _call(
-                client, "POST", "/v2/Conversations", {"configurationId": config_id}
-            )
+            _, body = await _call(client, "POST", "/v2/Conversations", {"configurationId": config_id})
             ids.append(str(body["id"]))
 
     await asyncio.gather(*(worker(c) for c in clients))
@@ -860,9 +816,7 @@ def _status_of(data: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def drain(
-    clients: Sequence[Client], action_paths: Sequence[str], timeout_s: float
-) -> dict[str, Any]:
+async def drain(clients: Sequence[Client], action_paths: Sequence[str], timeout_s: float) -> dict[str, Any]:
     """Wait until every created action is terminal; count final statuses.
 
     Watches the newest action first (dispatch is presumably roughly FIFO), then
@@ -1008,25 +962,17 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         pids = running.pids
 
         def pool(size: int) -> ClientPool:
-            return ClientPool(
-                args.client, running.host, running.port, running.auth_header, size
-            )
+            return ClientPool(args.client, running.host, running.port, running.auth_header, size)
 
         # --- setup
-        n_conv = max(
-            1, -(-(args.actions + args.latency_actions) // ACTIONS_PER_CONVERSATION)
-        )
+        n_conv = max(1, -(-(args.actions + args.latency_actions) // ACTIONS_PER_CONVERSATION))
         if running.stores_actions:
             p = pool(c)
             try:
                 t0 = time.perf_counter()
-                config_id = await create_configuration(
-                    p.clients[0], args.setup_timeout_s
-                )
+                config_id = await create_configuration(p.clients[0], args.setup_timeout_s)
                 async with asyncio.timeout(args.setup_timeout_s):
-                    conversations = await create_conversations(
-                        p.clients, config_id, n_conv
-                    )
+                    conversations = await create_conversations(p.clients, config_id, n_conv)
                 result["setup"] = {
                     "conversations": len(conversations),
                     "seconds": time.perf_counter() - t0,
@@ -1037,9 +983,7 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
                  f"{result['setup']['seconds']:.1f}s")  # fmt: skip
             budget: int | None = args.actions
         else:
-            conversations = [
-                f"conv_conversation_baseline{i:06d}" for i in range(n_conv)
-            ]
+            conversations = [f"conv_conversation_baseline{i:06d}" for i in range(n_conv)]
             budget = None
         feed = ActionFeed(conversations, budget)
 
@@ -1052,23 +996,21 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         p = pool(c)
         try:
             if args.warmup_s > 0:
-                await closed_loop(
-                    p.clients, args.warmup_s, feed.next, on_created, pids, 10
-                )
+                # Warmup may take at most a tenth of the action budget.
+                warm_cap = args.actions // 10
+
+                def next_warm() -> Request | None:
+                    return feed.next() if budget is None or feed.used < warm_cap else None
+
+                await closed_loop(p.clients, args.warmup_s, next_warm, on_created, pids, 10)
             post_start = time.perf_counter()
-            post = await closed_loop(
-                p.clients, args.duration_s, feed.next, on_created, pids, args.grace_s
-            )
+            post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, pids, args.grace_s)
         finally:
             await p.aclose()
         result["post"] = post.report()
-        _log(
-            f"{spec.name}: POST {post.ok} ok in {post.elapsed_s:.1f}s, errors {dict(post.errors)}"
-        )
+        _log(f"{spec.name}: POST {post.ok} ok in {post.elapsed_s:.1f}s, errors {dict(post.errors)}")
         if not action_paths:
-            raise ApiError(
-                "no action was created; samples: " + "; ".join(post.error_samples)
-            )
+            raise ApiError("no action was created; samples: " + "; ".join(post.error_samples))
 
         # --- drain the dispatch backlog before reading, so GET runs on a quiet server
         if running.stores_actions:
@@ -1094,21 +1036,15 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         try:
             if args.warmup_s > 0:
                 await closed_loop(p.clients, args.warmup_s, next_get, None, pids, 10)
-            get = await closed_loop(
-                p.clients, args.duration_s, next_get, None, pids, args.grace_s
-            )
+            get = await closed_loop(p.clients, args.duration_s, next_get, None, pids, args.grace_s)
         finally:
             await p.aclose()
         result["get"] = get.report()
-        _log(
-            f"{spec.name}: GET {get.ok} ok in {get.elapsed_s:.1f}s, errors {dict(get.errors)}"
-        )
+        _log(f"{spec.name}: GET {get.ok} ok in {get.elapsed_s:.1f}s, errors {dict(get.errors)}")
 
         # --- create -> terminal
         lc = args.latency_concurrency
-        feed.extend(
-            args.latency_actions
-        )  # keeps the round-robin going: <= 20 per conversation
+        feed.extend(args.latency_actions)  # keeps the round-robin going: <= 20 per conversation
         p = pool(lc)
         try:
             e2e, extra = await create_to_terminal(
@@ -1122,9 +1058,7 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         result["total_actions_created"] = feed.used if running.stores_actions else None
         for p_ in running.procs:
             if p_.poll() is not None:
-                result["warning"] = (
-                    f"process exited with {p_.returncode} during the run"
-                )
+                result["warning"] = f"process exited with {p_.returncode} during the run"
     except Exception as exc:  # noqa: BLE001 - report it and go on with the next target
         result["error"] = f"{type(exc).__name__}: {exc}"
         _log(f"{spec.name}: FAILED {result['error']}\n{log_tail(running.log_paths)}")
@@ -1140,7 +1074,7 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
 
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         if unit == "rps":
             return f"{value:,.0f}"
@@ -1172,9 +1106,7 @@ def _joined(phase: str, *keys: str, fmt: str = "{}") -> Callable[[dict[str, Any]
 def _error_counts(r: dict[str, Any]) -> str | None:
     if not any(n in r for n in ("get", "post", "e2e")):
         return None
-    return "/".join(
-        str(sum((_get(r, n, "errors") or {}).values())) for n in ("get", "post", "e2e")
-    )
+    return "/".join(str(sum((_get(r, n, "errors") or {}).values())) for n in ("get", "post", "e2e"))
 
 
 _CPU = ("client_cpu_pct", "server_cpu_pct", "host_cpu_pct")
@@ -1186,15 +1118,15 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("POST action, req/s", _field("post", "rps"), "rps"),
     ("POST action, p50 ms", _field("post", "p50_ms"), "ms"),
     ("POST action, p99 ms", _field("post", "p99_ms"), "ms"),
-    ("create→terminal, p50 ms", _field("e2e", "p50_ms"), "ms"),
-    ("create→terminal, p99 ms", _field("e2e", "p99_ms"), "ms"),
-    ("create→terminal, polls per action", _field("e2e", "mean_polls"), ""),
-    ("create→terminal, COMPLETED/FAILED", _joined("e2e", "completed", "failed"), ""),
+    ("create->terminal, p50 ms", _field("e2e", "p50_ms"), "ms"),
+    ("create->terminal, p99 ms", _field("e2e", "p99_ms"), "ms"),
+    ("create->terminal, polls per action", _field("e2e", "mean_polls"), ""),
+    ("create->terminal, COMPLETED/FAILED", _joined("e2e", "completed", "failed"), ""),
     ("POST phase, seconds measured", _field("post", "elapsed_s"), ""),
     ("POST-phase actions COMPLETED/FAILED/not terminal",
      _joined("drain", "completed", "failed", "not_terminal"), ""),
     ("backlog drained, s after POST phase start", _field("drain", "since_post_start_s"), ""),
-    ("errors GET/POST/create→terminal", _error_counts, ""),
+    ("errors GET/POST/create->terminal", _error_counts, ""),
     ("CPU % client/server/host, GET", _joined("get", *_CPU, fmt="{:.0f}"), ""),
     ("CPU % client/server/host, POST", _joined("post", *_CPU, fmt="{:.0f}"), ""),
 ]  # fmt: skip
@@ -1204,20 +1136,15 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     base = next((r for r in results if r["target"] == "baseline"), None)
     others = [r for r in results if r is not base]
     header = ["metric"] + [r["target"] for r in results]
-    header += [f"{r['target']} ÷ baseline" for r in others] if base else []
+    header += [f"{r['target']} vs baseline" for r in others] if base else []
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for label, getter, unit in METRICS:
         row = [label] + [_fmt(getter(r), unit) for r in results]
         if base:
             for r in others:
                 a, b = getter(r), getter(base)
-                ok = (
-                    unit in ("rps", "ms")
-                    and isinstance(a, float)
-                    and isinstance(b, float)
-                    and b
-                )
-                row.append(f"{a / b:.2f}×" if ok else "")
+                ok = unit in ("rps", "ms") and isinstance(a, float) and isinstance(b, float) and b
+                row.append(f"{a / b:.2f}x" if ok else "")
         lines.append("| " + " | ".join(row) + " |")
     for r in results:
         if "error" in r:
@@ -1248,9 +1175,7 @@ def ceiling_note(results: list[dict[str, Any]]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--actions",
         type=int,
@@ -1263,9 +1188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=32,
         help="closed-loop workers (= keep-alive connections) for POST and GET",
     )
-    ap.add_argument(
-        "--duration-s", type=float, default=10.0, help="length of each measured phase"
-    )
+    ap.add_argument("--duration-s", type=float, default=10.0, help="length of each measured phase")
     ap.add_argument(
         "--warmup-s",
         type=float,
@@ -1275,8 +1198,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--targets",
         default="sqlite",
-        help=f"comma list of {', '.join(TARGETS)} (aliases: {', '.join(ALIASES)}); "
-        "baseline is always added",
+        help=f"comma list of {', '.join(TARGETS)} (aliases: {', '.join(ALIASES)}); baseline is always added",
     )
     ap.add_argument("--json", type=Path, help="also write raw results here")
     ap.add_argument(
@@ -1296,19 +1218,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--latency-concurrency",
         type=int,
         default=4,
-        help="concurrent create→terminal probes",
+        help="concurrent create->terminal probes",
     )
     ap.add_argument(
         "--latency-actions",
         type=int,
         default=500,
-        help="max actions for the create→terminal phase",
+        help="max actions for the create->terminal phase",
     )
     ap.add_argument(
         "--poll-ms",
         type=float,
         default=5.0,
-        help="status poll interval, create→terminal",
+        help="status poll interval, create->terminal",
     )
     ap.add_argument(
         "--action-timeout-s",
@@ -1325,16 +1247,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="cancel requests still in flight this long after a phase ends",
     )
-    ap.add_argument(
-        "--max-run-s", type=float, default=1800.0, help="hard cap on the whole run"
-    )
-    ap.add_argument(
-        "--orchestrion-bin", default=str(REPO_ROOT / ".venv" / "bin" / "orchestrion")
-    )
+    ap.add_argument("--max-run-s", type=float, default=1800.0, help="hard cap on the whole run")
+    ap.add_argument("--orchestrion-bin", default=str(REPO_ROOT / ".venv" / "bin" / "orchestrion"))
     ap.add_argument("--pg-port", type=int, default=5432)
     ap.add_argument(
-        "--keep-temp", action="store_true", help="keep databases and server logs"
+        "--worker-concurrency", type=int, default=8, help="--concurrency of `orchestrion worker` in *-split targets"
     )
+    ap.add_argument("--keep-temp", action="store_true", help="keep databases and server logs")
     args = ap.parse_args(argv)
     names: list[str] = ["baseline"]
     for raw in args.targets.split(","):
@@ -1342,9 +1261,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not name:
             continue
         if name not in TARGETS:
-            ap.error(
-                f"unknown target {raw!r}; known: {', '.join([*TARGETS, *ALIASES])}"
-            )
+            ap.error(f"unknown target {raw!r}; known: {', '.join([*TARGETS, *ALIASES])}")
         if name not in names:
             names.append(name)
     args.target_names = names
@@ -1354,9 +1271,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def run(
-    args: argparse.Namespace, procs: ProcessRegistry, workdir: Path
-) -> list[dict[str, Any]]:
+async def run(args: argparse.Namespace, procs: ProcessRegistry, workdir: Path) -> list[dict[str, Any]]:
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if task is not None:
@@ -1418,7 +1333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown_table(results)
     print(
         f"\nconcurrency {args.concurrency}, {args.duration_s:g}s per phase, client {args.client}"
-        f"/{args.client_loop}, {os.cpu_count()} CPUs, create→terminal with "
+        f"/{args.client_loop}, {os.cpu_count()} CPUs, create->terminal with "
         f"{args.latency_concurrency} probes polling every {args.poll_ms:g} ms\n"
     )
     print(table)
