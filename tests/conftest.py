@@ -95,6 +95,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     return base.with_overrides(**overrides)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @dataclass
 class LiveServer:
     """A real uvicorn server on loopback, in a thread of the test process."""

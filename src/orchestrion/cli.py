@@ -94,6 +94,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         "lifespan": "on",
         "server_header": False,
     }
+    asyncio.run(_prepare(settings))
     if workers > 1:
         # Each process reads the same settings back from its environment.
         os.environ["ORCHESTRION_DATABASE_URL"] = settings.database_url
@@ -107,17 +108,26 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
     return 0
 
 
+async def _prepare(settings: Settings) -> None:
+    from orchestrion.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    try:
+        await runtime.ensure_dev_account()
+    finally:
+        await runtime.ctx.store.close()
+
+
 async def _worker(settings: Settings, concurrency: int | None) -> int:
     from orchestrion.runtime import Runtime
 
     runtime = Runtime.build(settings)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, runtime.request_stop)
     try:
-        await runtime.dispatcher(concurrency).run(stop)
+        await runtime.run_worker(concurrency)
     finally:
         await runtime.ctx.store.close()
     return 0

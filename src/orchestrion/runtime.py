@@ -17,12 +17,16 @@ from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
 from orchestrion.dispatch.worker import Dispatcher
 from orchestrion.domain.clock import SystemClock
+from orchestrion.domain.ratelimit import Limits
 from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import build_handlers
+from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.settings import Settings
 from orchestrion.store.database import Database
+from orchestrion.store.notify import JOBS_CHANNEL, PgListener
+from orchestrion.store.redis_limiter import RedisLimiter
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.store import Store
 
@@ -34,6 +38,7 @@ class Runtime:
     settings: Settings
     ctx: Context
     secret_key: str = field(repr=False)
+    limits: RateLimits = field(repr=False, default_factory=lambda: RateLimits(MemoryLimiter(), Limits()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
 
@@ -42,13 +47,21 @@ class Runtime:
         secret_key = settings.resolve_secret_key()
         store = Store(Database(settings.database_url), SecretBox(secret_key))
         ctx = Context(store=store, clock=SystemClock(), sandbox_step_ms=settings.sandbox_step_ms)
-        return cls(settings=settings, ctx=ctx, secret_key=secret_key)
+        limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+        limits = Limits(
+            requests_per_second=settings.rate_limit_rps,
+            burst=settings.rate_limit_burst,
+            concurrent_requests=settings.rate_limit_concurrency,
+            actions_per_conversation_per_second=settings.actions_per_conversation_per_second,
+        )
+        return cls(settings=settings, ctx=ctx, secret_key=secret_key, limits=RateLimits(limiter, limits))
 
     def api_state(self) -> ApiState:
         token_key = hashlib.sha256(b"orchestrion-page-tokens:" + self.secret_key.encode()).digest()
-        return ApiState(ctx=self.ctx, auth=Authenticator(self.ctx), tokens=PageTokens(token_key))
+        return ApiState(ctx=self.ctx, auth=Authenticator(self.ctx), tokens=PageTokens(token_key), limits=self.limits)
 
     async def ensure_dev_account(self) -> None:
+        """Create or update the configured account; with none configured and none stored, make one."""
         s = self.settings
         if s.account_sid and s.auth_token:
             created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token)
@@ -71,18 +84,29 @@ class Runtime:
         )
 
     async def start_worker(self, concurrency: int | None = None) -> None:
-        self._worker_task = asyncio.create_task(self.dispatcher(concurrency).run(self._stop))
+        self._worker_task = asyncio.create_task(self.run_worker(concurrency))
+
+    async def run_worker(self, concurrency: int | None = None) -> None:
+        """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
+        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop))]
+        if self.ctx.store.backend == "postgresql":
+            listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
+            tasks.append(asyncio.create_task(listener.run(self._stop)))
+        await asyncio.gather(*tasks)
+
+    def request_stop(self) -> None:
+        self._stop.set()
 
     async def stop(self) -> None:
         self._stop.set()
         if self._worker_task is not None:
             await self._worker_task
+        await self.limits.limiter.close()
         await self.ctx.store.close()
 
     def app(self, *, run_worker: bool) -> ASGIApp:
         @contextlib.asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            await self.ensure_dev_account()
             if run_worker:
                 await self.start_worker()
             try:

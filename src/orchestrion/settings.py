@@ -18,6 +18,19 @@ class SettingsError(ValueError):
     """A setting from the environment or command line is invalid."""
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from error
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -47,6 +60,11 @@ class Settings:
     worker_concurrency: int = 16
     job_lease_ms: int = 30_000
     max_body_bytes: int = 1024 * 1024
+    redis_url: str | None = field(default=None, repr=False)
+    rate_limit_rps: float = 0.0
+    rate_limit_burst: int = 0
+    rate_limit_concurrency: int = 100
+    actions_per_conversation_per_second: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,8 +89,14 @@ class Settings:
             sandbox_step_ms=_int(env, "ORCHESTRION_SANDBOX_STEP_MS", 50),
             log_level=(env.get("ORCHESTRION_LOG_LEVEL") or "info").lower(),
             log_format=log_format,
+            run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),
             worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
             job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
+            redis_url=env.get("ORCHESTRION_REDIS_URL") or None,
+            rate_limit_rps=_float(env, "ORCHESTRION_RATE_LIMIT_RPS", 0.0),
+            rate_limit_burst=_int(env, "ORCHESTRION_RATE_LIMIT_BURST", 0),
+            rate_limit_concurrency=_int(env, "ORCHESTRION_RATE_LIMIT_CONCURRENCY", 100),
+            actions_per_conversation_per_second=_float(env, "ORCHESTRION_ACTIONS_PER_CONVERSATION_PER_SECOND", 30.0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

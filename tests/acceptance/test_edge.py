@@ -7,8 +7,8 @@ import httpx
 from tests.conftest import LiveServer
 
 
-def test_unknown_route_is_a_twilio_shaped_404(server: LiveServer) -> None:
-    response = httpx.get(server.url + "/v2/Nope", timeout=10)
+def test_unknown_route_is_a_twilio_shaped_404(http: httpx.Client) -> None:
+    response = http.get("/v2/Nope")
     assert response.status_code == 404
     assert set(response.json()) == {"code", "message", "more_info", "status"}
     assert response.headers["content-type"] == "application/json"

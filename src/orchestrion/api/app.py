@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrion.api import errors
 from orchestrion.api.context import ApiState
+from orchestrion.api.gate import Gate
 from orchestrion.api.jsonio import JSONResponse
 from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
@@ -73,6 +74,6 @@ def create_app(
     ]
     app = Starlette(routes=routes, exception_handlers=errors.EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.api = api
-    return CatchAll(app)
+    return CatchAll(Gate(app, api))
 
 

@@ -12,6 +12,7 @@ from orchestrion.api.pagination import PageTokens
 from orchestrion.domain.errors import Unauthenticated
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
+from orchestrion.services.ratelimits import RateLimits
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class ApiState:
     ctx: Context
     auth: Authenticator
     tokens: PageTokens
+    limits: RateLimits
 
 
 def state(request: Request) -> ApiState:
@@ -26,15 +28,22 @@ def state(request: Request) -> ApiState:
     return api
 
 
-async def authenticate(request: Request) -> str:
-    """The caller's account SID, from HTTP Basic credentials."""
-    header = request.headers.get("authorization")
+def credentials_from_header(header: str | None) -> tuple[str, str]:
     if not header or not header[:6].lower() == "basic ":
         raise Unauthenticated("Authentication required: use HTTP Basic with an Account SID or API key")
     try:
         username, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as error:
         raise Unauthenticated("Malformed Authorization header") from error
+    return username, password
+
+
+async def authenticate(request: Request) -> str:
+    """The caller's account SID: set by the gate (api.gate) before routing."""
+    account_sid: str | None = request.scope.get("state", {}).get("account_sid")
+    if account_sid is not None:
+        return account_sid
+    username, password = credentials_from_header(request.headers.get("authorization"))
     return await state(request).auth.authenticate(username, password)
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.models import Job
+from orchestrion.store.notify import JOBS_CHANNEL
 from orchestrion.store.tables import jobs
 
 
@@ -43,6 +44,9 @@ class JobRepo:
             )
             .returning(jobs.c.id)
         )
+        if self._backend == "postgresql":
+            # Delivered at commit, to every listening worker of every process.
+            await self._conn.execute(sa.select(sa.func.pg_notify(JOBS_CHANNEL, "")))
         return int(result.scalar_one())
 
     async def claim(self, worker_id: str, *, now_ms: int, lease_ms: int, limit: int) -> list[Job]:

@@ -1,0 +1,53 @@
+"""The gate in front of every authenticated route: who is calling, and may they now.
+
+Authentication and the per-account limits run before routing, so a request
+refused with 401 or 429 has no effect at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orchestrion.api import errors
+from orchestrion.api.context import ApiState, credentials_from_header
+from orchestrion.domain.errors import OrchestrionError
+
+PROTECTED_PREFIXES = ("/v2/", "/sandbox")
+_tokens = itertools.count()
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, api: ApiState) -> None:
+        self.app = app
+        self.api = api
+        self._token_prefix = f"{os.getpid()}-{id(self)}-"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        token = self._token_prefix + str(next(_tokens))
+        entered = False
+        account_sid = ""
+        try:
+            header = None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    header = value.decode("latin-1")
+                    break
+            username, password = credentials_from_header(header)
+            account_sid = await self.api.auth.authenticate(username, password)
+            await self.api.limits.account_request(account_sid)
+            entered = await self.api.limits.enter(account_sid, token)
+        except OrchestrionError as error:
+            await errors.from_domain(error)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["account_sid"] = account_sid
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if entered:
+                await self.api.limits.leave(account_sid, token)

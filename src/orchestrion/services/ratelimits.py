@@ -1,0 +1,113 @@
+"""Rate limits: per-account requests per second and concurrent requests, and
+per-conversation actions per second.
+
+The limiter is a port: ``MemoryLimiter`` keeps state in this process (right
+for one process); ``store.redis_limiter.RedisLimiter`` shares it between
+processes. Both use GCRA (a token bucket kept as one timestamp per key).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+from orchestrion.domain.errors import RateLimited
+from orchestrion.domain.ratelimit import Decision, Limits
+
+
+class Limiter(Protocol):
+    async def hit(self, key: str, rate: float, burst: int) -> Decision:
+        """Take one token from ``key``'s bucket (``rate`` per second, ``burst`` deep)."""
+        ...
+
+    async def enter(self, key: str, token: str, limit: int) -> tuple[bool, int]:
+        """Count one more request in flight under ``key``: (allowed, now in flight)."""
+        ...
+
+    async def leave(self, key: str, token: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLimiter:
+    def __init__(self) -> None:
+        self._tat: dict[str, float] = {}
+        self._inflight: dict[str, set[str]] = {}
+
+    async def hit(self, key: str, rate: float, burst: int) -> Decision:
+        now = time.monotonic() * 1000
+        interval = 1000 / rate
+        tat = max(self._tat.get(key, now), now)
+        new_tat = tat + interval
+        allowed_at = new_tat - burst * interval
+        if allowed_at > now:
+            return Decision(False, math.ceil(allowed_at - now))
+        self._tat[key] = new_tat
+        if len(self._tat) > 100_000:
+            self._tat = {k: v for k, v in self._tat.items() if v > now}
+        return Decision(True)
+
+    async def enter(self, key: str, token: str, limit: int) -> tuple[bool, int]:
+        current = self._inflight.setdefault(key, set())
+        if len(current) >= limit:
+            return False, len(current)
+        current.add(token)
+        return True, len(current)
+
+    async def leave(self, key: str, token: str) -> None:
+        current = self._inflight.get(key)
+        if current is not None:
+            current.discard(token)
+            if not current:
+                del self._inflight[key]
+
+    async def close(self) -> None:
+        return None
+
+
+class RateLimits:
+    """The policy: which buckets a request draws from, and the 429 it gets."""
+
+    def __init__(self, limiter: Limiter, limits: Limits) -> None:
+        self.limiter = limiter
+        self.limits = limits
+
+    async def account_request(self, account_sid: str) -> None:
+        rate = self.limits.requests_per_second
+        if rate <= 0:
+            return
+        decision = await self.limiter.hit(f"acct:{account_sid}:rps", rate, self.limits.burst_for(rate))
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many requests for account {account_sid}: the limit is {rate:g} per second",
+                retry_after=max(1, math.ceil(decision.retry_after_ms / 1000)),
+            )
+
+    async def enter(self, account_sid: str, token: str) -> bool:
+        """Count a request in flight; False when no limit applies (nothing to release)."""
+        limit = self.limits.concurrent_requests
+        if limit <= 0:
+            return False
+        allowed, inflight = await self.limiter.enter(f"acct:{account_sid}:inflight", token, limit)
+        if not allowed:
+            raise RateLimited(
+                f"Too many concurrent requests for account {account_sid}: the limit is {limit}",
+                retry_after=1,
+                concurrent=inflight,
+            )
+        return True
+
+    async def leave(self, account_sid: str, token: str) -> None:
+        await self.limiter.leave(f"acct:{account_sid}:inflight", token)
+
+    async def conversation_action(self, conversation_id: str) -> None:
+        rate = self.limits.actions_per_conversation_per_second
+        if rate <= 0:
+            return
+        decision = await self.limiter.hit(f"conv:{conversation_id}:actions", rate, self.limits.burst_for(rate))
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many actions for conversation {conversation_id}: the limit is {rate:g} per second",
+                retry_after=max(1, math.ceil(decision.retry_after_ms / 1000)),
+            )
