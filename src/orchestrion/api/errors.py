@@ -35,6 +35,14 @@ def error_response(status: int, code: int, message: str, headers: dict[str, str]
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def status_and_code(kind: type[errors.OrchestrionError]) -> tuple[int, int]:
+    """The HTTP status and Twilio code of an error class (500 and 20500 when unmapped)."""
+    for mapped, status, code in _MAPPING:
+        if issubclass(kind, mapped):
+            return status, code
+    return 500, 20500
+
+
 def from_domain(error: errors.OrchestrionError) -> Response:
     for kind, status, code in _MAPPING:
         if isinstance(error, kind):

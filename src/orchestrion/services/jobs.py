@@ -21,5 +21,8 @@ class Handler(Protocol):
 
 
 def build_handlers(ctx: Context) -> dict[str, Handler]:
+    from orchestrion.services.operations import JOB_KIND as OPERATION_JOB, OperationRunner
+
     handlers: dict[str, Handler] = {}
+    handlers[OPERATION_JOB] = OperationRunner(ctx)
     return handlers
