@@ -27,6 +27,7 @@ import platform
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -70,90 +71,11 @@ class Client(Protocol):
     async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]: ...
 
 
-class _ResponseReader(asyncio.Protocol):
-    """Collects exactly one HTTP/1.1 response at a time from a keep-alive socket."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
-        self.closed = False
-        self._buf = bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        self._buf += data
-        if self.waiter is not None and not self.waiter.done():
-            self._try_complete(eof=False)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.waiter is not None and not self.waiter.done():
-            self._try_complete(eof=True)
-            if not self.waiter.done():
-                self.waiter.set_exception(exc or ConnectionResetError("server closed the connection"))
-
-    def _try_complete(self, eof: bool) -> None:
-        buf = self._buf
-        head_end = buf.find(b"\r\n\r\n")
-        if head_end < 0:
-            return
-        head = bytes(buf[: head_end + 2]).lower()
-        status = int(head[9:12])
-        start = head_end + 4
-        close = b"\r\nconnection: close\r\n" in head
-        i = head.find(b"\r\ncontent-length:")
-        if i >= 0:
-            end = start + int(head[i + 17 : head.index(b"\r\n", i + 2)])
-            if len(buf) < end:
-                return
-            body = bytes(buf[start:end])
-        elif b"\r\ntransfer-encoding: chunked\r\n" in head:
-            parsed = _parse_chunked(buf, start)
-            if parsed is None:
-                return
-            body, end = parsed
-        elif status in (204, 304) or status < 200:
-            body, end = b"", start
-        else:
-            if not eof:
-                return
-            body, end, close = bytes(buf[start:]), len(buf), True
-        del buf[:end]
-        assert self.waiter is not None
-        self.waiter.set_result((status, body, close))
-
-
-def _parse_chunked(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
-    """(body, end offset) of a complete chunked body at ``pos``, or None if incomplete."""
-    parts: list[bytes] = []
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            return None
-        size = int(bytes(buf[pos:eol]).split(b";")[0], 16)
-        pos = eol + 2
-        if size == 0:
-            # Skip trailers up to the blank line.
-            while True:
-                eol = buf.find(b"\r\n", pos)
-                if eol < 0:
-                    return None
-                if eol == pos:
-                    return b"".join(parts), eol + 2
-                pos = eol + 2
-        if len(buf) < pos + size + 2:
-            return None
-        parts.append(bytes(buf[pos : pos + size]))
-        pos += size + 2
-
-
 class RawConnection:
-    """One keep-alive HTTP/1.1 connection driven by an asyncio.Protocol.
+    """One keep-alive HTTP/1.1 connection over asyncio streams.
 
-    Several times cheaper per request than httpx (and cheaper than asyncio
-    streams), which matters when the client shares two cores with the server.
+    Far cheaper per request than httpx, which matters when the client shares
+    two cores with the server (an asyncio.Protocol version measured no cheaper).
     Understands Content-Length and chunked bodies; reconnects lazily after an
     error or ``Connection: close``. One request in flight at a time.
     """
@@ -166,29 +88,26 @@ class RawConnection:
             port,
             auth_header,
         )
-        self._proto: _ResponseReader | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        proto = self._proto
-        if proto is None or proto.closed:
-            loop = asyncio.get_running_loop()
-            _, proto = await loop.create_connection(_ResponseReader, self._host, self._port)
-            assert proto.transport is not None
-            sock = proto.transport.get_extra_info("socket")
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+            sock = self._writer.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._proto = proto
-        waiter = proto.waiter = asyncio.get_running_loop().create_future()
-        assert proto.transport is not None
+        reader, writer = self._reader, self._writer
+        assert reader is not None
         if body is None:
-            proto.transport.write(b"%s %s%s\r\n" % (method.encode(), path.encode(), self._tail))
+            writer.write(b"%s %s%s\r\n" % (method.encode(), path.encode(), self._tail))
         else:
-            proto.transport.write(
+            writer.write(
                 b"%s %s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                 % (method.encode(), path.encode(), self._tail, len(body), body)
             )
         try:
-            status, data, close = await waiter
+            status, data, close = await self._read_response(reader)
         except BaseException:
             self.close()
             raise
@@ -196,10 +115,37 @@ class RawConnection:
             self.close()
         return status, data
 
+    @staticmethod
+    async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        close = b"\r\nconnection: close" in lower
+        i = lower.find(b"\r\ncontent-length:")
+        if i >= 0:
+            n = int(head[i + 17 : lower.index(b"\r\n", i + 2)])
+            data = await reader.readexactly(n) if n else b""
+        elif b"\r\ntransfer-encoding: chunked" in lower:
+            parts: list[bytes] = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":
+                        pass
+                    break
+                parts.append((await reader.readexactly(size + 2))[:-2])
+            data = b"".join(parts)
+        elif status in (204, 304) or status < 200:
+            data = b""
+        else:
+            data = await reader.read()
+            close = True
+        return status, data, close
+
     def close(self) -> None:
-        if self._proto is not None and self._proto.transport is not None:
-            self._proto.transport.close()
-        self._proto = None
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
 
 
 class HttpxClient:
@@ -292,21 +238,27 @@ def _proc_table() -> dict[int, tuple[int, float]]:
     return table
 
 
-def tree_cpu_seconds(roots: Sequence[int]) -> float:
-    """CPU time of the given processes and all their live descendants."""
-    table = _proc_table()
+def descendants(table: dict[int, tuple[int, float]], roots: Sequence[int]) -> set[int]:
+    """The given processes and all their live descendants."""
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    total, stack, seen = 0.0, list(roots), set()
+    seen: set[int] = set()
+    stack = [r for r in roots if r in table]
     while stack:
         pid = stack.pop()
-        if pid in seen or pid not in table:
-            continue
-        seen.add(pid)
-        total += table[pid][1]
-        stack.extend(children.get(pid, ()))
-    return total
+        if pid not in seen:
+            seen.add(pid)
+            stack.extend(children.get(pid, ()))
+    return seen
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def host_cpu_seconds() -> tuple[float, float]:
@@ -318,19 +270,38 @@ def host_cpu_seconds() -> tuple[float, float]:
 
 
 class CpuMeter:
-    def __init__(self, server_pids: Sequence[int]) -> None:
-        self._pids = list(server_pids)
+    """CPU used during a phase by the client, the server tree, and everything else.
+
+    "db" is PostgreSQL backends whose process title names the target's database.
+    "other" is every other process on the machine (CI, editors, tests): when it
+    is high, the numbers of that phase are not trustworthy. "host" is the whole
+    machine, kernel work such as loopback TCP included; 100 = one core.
+    """
+
+    def __init__(self, server_pids: Sequence[int], db_tag: str | None = None) -> None:
+        self._roots = list(server_pids)
+        self._db_tag = db_tag.encode() if db_tag else None
         self._t = time.perf_counter()
-        self._client = time.process_time()
-        self._server = tree_cpu_seconds(self._pids)
+        self._start = _proc_table()
         self._host = host_cpu_seconds()
 
     def stop(self) -> dict[str, float]:
+        end = _proc_table()
         wall = max(time.perf_counter() - self._t, 1e-9)
         busy, total = host_cpu_seconds()
+        me = os.getpid()
+        server = descendants(end, self._roots) | descendants(self._start, self._roots)
+        db = {p for p in end if self._db_tag and self._db_tag in _cmdline(p)} - server
+
+        def pct(pids: set[int]) -> float:
+            used = sum(end[p][1] - self._start.get(p, (0, 0.0))[1] for p in pids if p in end)
+            return 100 * used / wall
+
         return {
-            "client_cpu_pct": 100 * (time.process_time() - self._client) / wall,
-            "server_cpu_pct": 100 * (tree_cpu_seconds(self._pids) - self._server) / wall,
+            "client_cpu_pct": pct({me}),
+            "server_cpu_pct": pct(server),
+            "db_cpu_pct": pct(db),
+            "other_cpu_pct": pct(set(end) - server - db - {me}),
             "host_cpu_pct": 100 * (busy - self._host[0]) / max(total - self._host[1], 1e-9) * (os.cpu_count() or 1),
         }
 
@@ -381,11 +352,12 @@ async def closed_loop(
     duration_s: float,
     next_request: Callable[[], Request | None],
     on_ok: Callable[[Request, bytes], None] | None,
-    server_pids: Sequence[int],
+    meter: Callable[[], CpuMeter],
     grace_s: float,
 ) -> PhaseStats:
     """Each client sends its next request as soon as the previous one answered."""
     stats = PhaseStats()
+    cpu = meter()
     start = time.perf_counter()
     deadline = start + duration_s
     sent = itertools.count()
@@ -394,10 +366,12 @@ async def closed_loop(
         pc = time.perf_counter
         lat = stats.latencies_ms
         while True:
-            req = next_request()
-            t0 = pc()
-            if req is None or t0 >= deadline or next(sent) >= MAX_REQUESTS_PER_PHASE:
+            if pc() >= deadline or next(sent) >= MAX_REQUESTS_PER_PHASE:
                 return
+            req = next_request()
+            if req is None:
+                return
+            t0 = pc()
             try:
                 status, data = await client.request(*req)
             except (
@@ -422,7 +396,6 @@ async def closed_loop(
             else:
                 stats.error(f"HTTP {status}", data.decode(errors="replace"))
 
-    meter = CpuMeter(server_pids)
     gc.disable()
     try:
         tasks = [asyncio.create_task(worker(c)) for c in clients]
@@ -430,7 +403,7 @@ async def closed_loop(
     finally:
         gc.enable()
     stats.elapsed_s = time.perf_counter() - start
-    stats.cpu = meter.stop()
+    stats.cpu = cpu.stop()
     return stats
 
 
@@ -455,7 +428,7 @@ class ProcessRegistry:
             proc = subprocess.Popen(
                 argv,
                 env=env,
-                cwd=REPO_ROOT,
+                cwd=log_path.parent,  # the temp dir: whatever a server writes beside it goes away with it
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -481,8 +454,11 @@ class ProcessRegistry:
         if proc in self._procs:
             self._procs.remove(proc)
 
-    def stop_all(self) -> None:
-        for proc in list(self._procs):
+    def mark(self) -> int:
+        return len(self._procs)
+
+    def stop_all(self, since: int = 0) -> None:
+        for proc in self._procs[since:]:
             self.stop(proc, timeout_s=3.0)
 
 
@@ -508,6 +484,7 @@ class Running:
     # and no action budget to respect.
     stores_actions: bool
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    db_tag: str | None = None  # names this target's PostgreSQL backends (see CpuMeter)
 
     @property
     def base_url(self) -> str:
@@ -542,6 +519,7 @@ def _child_env(ctx: RunContext) -> dict[str, str]:
         ORCHESTRION_AUTH_TOKEN=ctx.auth_token,
         ORCHESTRION_SANDBOX_STEP_MS="0",
         ORCHESTRION_LOG_LEVEL="warning",
+        ORCHESTRION_SECRET_KEY_FILE=str(ctx.workdir / "orchestrion.key"),
     )
     src = str(REPO_ROOT / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -568,7 +546,7 @@ async def start_baseline(ctx: RunContext) -> Running:
         "--app-dir", str(BENCH_DIR),
         "--host", HOST, "--port", str(port),
         "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning", "--workers", "1",
+        "--no-access-log", "--no-server-header", "--log-level", "warning", "--workers", "1",
     ]  # fmt: skip
     proc = ctx.procs.spawn(argv, _child_env(ctx), log, ctx.server_cpus)
     return Running(
@@ -601,6 +579,13 @@ async def _start_orchestrion(
         )
     ]  # fmt: skip
     logs = [serve_log]
+    running = Running(
+        label, HOST, port, basic_auth(ctx.account_sid, ctx.auth_token), procs, logs,
+        stores_actions=True,
+    )  # fmt: skip
+    if worker_processes:
+        # Every orchestrion command migrates first; let serve do it alone.
+        await wait_ready(running, ctx.args.startup_timeout_s)
     for i in range(worker_processes):
         log = ctx.workdir / f"{label}-worker{i}.log"
         procs.append(
@@ -611,10 +596,7 @@ async def _start_orchestrion(
             )
         )  # fmt: skip
         logs.append(log)
-    return Running(
-        label, HOST, port, basic_auth(ctx.account_sid, ctx.auth_token), procs, logs,
-        stores_actions=True,
-    )  # fmt: skip
+    return running
 
 
 def _sqlite_url(ctx: RunContext, label: str) -> str:
@@ -666,6 +648,7 @@ def _pg_target(
             await drop()
             raise
         running.cleanups.append(drop)
+        running.db_tag = url.rsplit("/", 1)[1]
         return running
 
     return start
@@ -937,7 +920,7 @@ async def create_to_terminal(
     max_actions: int,
     poll_s: float,
     action_timeout_s: float,
-    server_pids: Sequence[int],
+    meter: Callable[[], CpuMeter],
 ) -> tuple[PhaseStats, dict[str, Any]]:
     """POST an action, then GET it (at once, then every ``poll_s``) until terminal."""
     stats = PhaseStats()
@@ -987,11 +970,11 @@ async def create_to_terminal(
                 stats.error(type(exc).__name__, str(exc))
                 await asyncio.sleep(0.01)
 
-    meter = CpuMeter(server_pids)
+    cpu = meter()
     tasks = [asyncio.create_task(worker(c)) for c in clients]
     await _gather_bounded(tasks, duration_s + action_timeout_s + 5, stats)
     stats.elapsed_s = time.perf_counter() - start
-    stats.cpu = meter.stop()
+    stats.cpu = cpu.stop()
     return stats, {
         "completed": extra["COMPLETED"],
         "failed": extra["FAILED"],
@@ -1011,11 +994,20 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
     args = ctx.args
     c = args.concurrency
     _log(f"{spec.name}: starting ({spec.description})")
-    running = await spec.start(ctx)
     result: dict[str, Any] = {"target": spec.name, "description": spec.description}
+    mark = ctx.procs.mark()
+    try:
+        running = await spec.start(ctx)
+    except Exception as exc:  # noqa: BLE001 - report it and go on with the next target
+        await asyncio.to_thread(ctx.procs.stop_all, mark)
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        _log(f"{spec.name}: FAILED to start: {result['error']}")
+        return result
     try:
         await wait_ready(running, args.startup_timeout_s)
-        pids = running.pids
+
+        def meter() -> CpuMeter:
+            return CpuMeter(running.pids, running.db_tag)
 
         def pool(size: int) -> ClientPool:
             return ClientPool(args.client, running.host, running.port, running.auth_header, size)
@@ -1058,9 +1050,9 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
                 def next_warm() -> Request | None:
                     return feed.next() if budget is None or feed.used < warm_cap else None
 
-                await closed_loop(p.clients, args.warmup_s, next_warm, on_created, pids, 10)
+                await closed_loop(p.clients, args.warmup_s, next_warm, on_created, meter, 10)
             post_start = time.perf_counter()
-            post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, pids, args.grace_s)
+            post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, meter, args.grace_s)
         finally:
             await p.aclose()
         result["post"] = post.report()
@@ -1091,8 +1083,8 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         p = pool(c)
         try:
             if args.warmup_s > 0:
-                await closed_loop(p.clients, args.warmup_s, next_get, None, pids, 10)
-            get = await closed_loop(p.clients, args.duration_s, next_get, None, pids, args.grace_s)
+                await closed_loop(p.clients, args.warmup_s, next_get, None, meter, 10)
+            get = await closed_loop(p.clients, args.duration_s, next_get, None, meter, args.grace_s)
         finally:
             await p.aclose()
         result["get"] = get.report()
@@ -1105,7 +1097,7 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         try:
             e2e, extra = await create_to_terminal(
                 p.clients, feed, args.duration_s, args.latency_actions,
-                args.poll_ms / 1000.0, args.action_timeout_s, pids,
+                args.poll_ms / 1000.0, args.action_timeout_s, meter,
             )  # fmt: skip
         finally:
             await p.aclose()
@@ -1165,7 +1157,7 @@ def _error_counts(r: dict[str, Any]) -> str | None:
     return "/".join(str(sum((_get(r, n, "errors") or {}).values())) for n in ("get", "post", "e2e"))
 
 
-_CPU = ("client_cpu_pct", "server_cpu_pct", "host_cpu_pct")
+_CPU = ("client_cpu_pct", "server_cpu_pct", "db_cpu_pct", "other_cpu_pct", "host_cpu_pct")
 # (label, getter, unit); rows with unit "rps" or "ms" get a ratio to the baseline.
 METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("GET action status, req/s", _field("get", "rps"), "rps"),
@@ -1183,8 +1175,8 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
      _joined("drain", "completed", "failed", "not_terminal"), ""),
     ("backlog drained, s after POST phase start", _field("drain", "since_post_start_s"), ""),
     ("errors GET/POST/create->terminal", _error_counts, ""),
-    ("CPU % client/server/host, GET", _joined("get", *_CPU, fmt="{:.0f}"), ""),
-    ("CPU % client/server/host, POST", _joined("post", *_CPU, fmt="{:.0f}"), ""),
+    ("CPU % client/server/db/other/host, GET", _joined("get", *_CPU, fmt="{:.0f}"), ""),
+    ("CPU % client/server/db/other/host, POST", _joined("post", *_CPU, fmt="{:.0f}"), ""),
 ]  # fmt: skip
 
 
@@ -1212,18 +1204,27 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def ceiling_note(results: list[dict[str, Any]]) -> str:
+def notes(results: list[dict[str, Any]]) -> list[str]:
+    out = []
     base = next((r for r in results if r["target"] == "baseline" and "get" in r), None)
-    if base is None:
-        return ""
-    g = base["get"]
-    bound = "client" if g["client_cpu_pct"] >= g["server_cpu_pct"] else "server"
-    return (
-        f"Client ceiling (baseline GET): {_fmt(g['rps'], 'rps')} req/s with the client at "
-        f"{g['client_cpu_pct']:.0f}% CPU and the baseline server at {g['server_cpu_pct']:.0f}% "
-        f"(one core = 100%); the busier side is the {bound}. Targets far below this "
-        f"number are not limited by the load generator."
-    )
+    if base is not None and base["get"]["rps"]:
+        g = base["get"]
+        per_req_us = g["client_cpu_pct"] / 100 / g["rps"] * 1e6
+        out.append(
+            f"Client ceiling (baseline GET): {_fmt(g['rps'], 'rps')} req/s, client at {g['client_cpu_pct']:.0f}% "
+            f"CPU, baseline server at {g['server_cpu_pct']:.0f}% (100 = one core). The client costs "
+            f"{per_req_us:.0f} us of CPU per request, so at R req/s it takes R x {per_req_us:.0f} us "
+            "of the machine's two cores."
+        )
+    for r in results:
+        for phase in ("get", "post"):
+            other = _get(r, phase, "other_cpu_pct")
+            if other is not None and other > 25:
+                out.append(
+                    f"Warning: other processes used {other:.0f}% CPU during {r['target']} {phase.upper()}; "
+                    "its numbers are disturbed (run again on a quiet machine, or with --rounds)."
+                )
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -1310,6 +1311,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--worker-concurrency", type=int, default=8, help="--concurrency of `orchestrion worker` in *-split targets"
     )
     ap.add_argument("--keep-temp", action="store_true", help="keep databases and server logs")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="run all targets this many times, interleaved; report medians"
+    )
     args = ap.parse_args(argv)
     names: list[str] = ["baseline"]
     for raw in args.targets.split(","):
@@ -1321,7 +1325,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if name not in names:
             names.append(name)
     args.target_names = names
-    for flag in ("actions", "concurrency", "latency_concurrency", "latency_actions"):
+    for flag in ("actions", "concurrency", "latency_concurrency", "latency_actions", "rounds"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')} must be >= 1")
     return args
@@ -1342,11 +1346,47 @@ async def run(args: argparse.Namespace, procs: ProcessRegistry, workdir: Path) -
         account_sid="AC" + secrets.token_hex(16), auth_token=secrets.token_hex(16),
         server_cpus=server_cpus,
     )  # fmt: skip
-    results = []
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in args.target_names}
     async with asyncio.timeout(args.max_run_s):
-        for name in args.target_names:
-            results.append(await bench_target(ctx, TARGETS[name]))
-    return results
+        # Interleaved, so that drift in the machine's speed hits every target alike.
+        for i in range(args.rounds):
+            for name in args.target_names:
+                if args.rounds > 1:
+                    _log(f"round {i + 1}/{args.rounds}")
+                rounds[name].append(await bench_target(ctx, TARGETS[name]))
+    return [merge_rounds(r) for r in rounds.values()]
+
+
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result per target: the median of each number over the rounds."""
+    if len(rounds) == 1:
+        return rounds[0]
+
+    def merge(key: str, values: list[Any]) -> Any:
+        first = values[0]
+        if key == "errors":
+            total: Counter[str] = Counter()
+            for v in values:
+                total.update(v)
+            return dict(total)
+        if isinstance(first, dict):
+            keys = dict.fromkeys(k for v in values if isinstance(v, dict) for k in v)
+            return {k: merge(k, [v[k] for v in values if isinstance(v, dict) and k in v]) for k in keys}
+        if isinstance(first, list):
+            return [x for v in values for x in v][:3]
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numbers and len(numbers) == len(values):
+            if all(isinstance(v, int) for v in numbers):
+                return statistics.median_low(numbers)
+            return statistics.median(numbers)
+        return first
+
+    merged: dict[str, Any] = merge("", rounds)
+    errors = [r["error"] for r in rounds if "error" in r]
+    if errors:
+        merged["error"] = f"{len(errors)}/{len(rounds)} rounds failed: " + " | ".join(dict.fromkeys(errors))
+    merged["rounds"] = rounds
+    return merged
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1362,6 +1402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             results = runner.run(run(args, procs, workdir))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    except TimeoutError:
+        print(f"stopped: the run exceeded --max-run-s {args.max_run_s:g}", file=sys.stderr)
+        return 124
     finally:
         procs.stop_all()
         if args.keep_temp:
@@ -1381,6 +1427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "client": args.client,
         "client_loop": args.client_loop,
         "client_cpu": args.client_cpu,
+        "rounds": args.rounds,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -1393,8 +1440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.latency_concurrency} probes polling every {args.poll_ms:g} ms\n"
     )
     print(table)
-    note = ceiling_note(results)
-    if note:
+    for note in notes(results):
         print("\n" + note)
     if args.json:
         args.json.write_text(orjson.dumps({"meta": meta, "results": results},
