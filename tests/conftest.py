@@ -44,7 +44,7 @@ async def _pg_admin(statement: str) -> None:
         await conn.close()
 
 
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     name = f"orch_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
@@ -70,7 +70,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         upgrade(url)
         yield url
         return
-    for url in _postgres_database():
+    for url in postgres_database():
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def private_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of each backend that no server of the session touches."""
+    from orchestrion.store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('private') / 'orchestrion.db'}"
+        upgrade(url)
+        yield url
+        return
+    for url in postgres_database():
         upgrade(url)
         yield url
 
@@ -270,3 +285,10 @@ def check_contract(method: str, url: str, status: int, text: str) -> None:
         return
     body = json.loads(text) if text else None
     checker.check(method, path, status, body)  # type: ignore[attr-defined]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The test session is an entry point too: quiet logs unless a test asks.
+    from orchestrion import logs
+
+    logs.configure("warning")

@@ -48,7 +48,7 @@ def test_api_key_and_secret_authenticate_for_their_account(
 def test_sdk_with_wrong_auth_token_gets_20003(server: LiveServer, account: Credentials) -> None:
     client = sdk_client(server, Credentials(account.account_sid, "0" * 32))
     with pytest.raises(TwilioRestException) as raised:
-        client.conversations.v2.conversations.list()  # type: ignore[attr-defined]
+        client.conversations.v2.conversations("conv_conversation_01jq7z8k9m0n1p2q3r4s5t6v7w").fetch()  # type: ignore[attr-defined]
     assert (raised.value.status, raised.value.code) == (401, 20003)
 
 

@@ -14,8 +14,8 @@ from tests.conftest import SECRET_KEY
 
 
 @pytest_asyncio.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    s = Store(Database(database_url), SecretBox(SECRET_KEY))
+async def store(private_database_url: str) -> AsyncIterator[Store]:
+    s = Store(Database(private_database_url), SecretBox(SECRET_KEY))
     async with s.write() as tx:
         # Jobs are global (not per account): each test starts with an empty outbox.
         await tx.conn.exec_driver_sql("DELETE FROM jobs")

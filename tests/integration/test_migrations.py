@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from orchestrion.store.database import DatabaseUrl
 from orchestrion.store.migrate import alembic_config
 from orchestrion.store.tables import metadata
-from tests.conftest import _postgres_database
+from tests.conftest import postgres_database
 
 
 def _diff(url: str) -> list[Any]:
@@ -39,7 +39,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 def test_migrating_step_by_step_gives_the_declared_schema(empty_database: str) -> None:

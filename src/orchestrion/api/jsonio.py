@@ -55,6 +55,16 @@ def describe(error: ValidationError) -> str:
     return f"Invalid parameter {where}: {message}"
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     body = await read_body(request)
     content_type = request.headers.get("content-type", "")
@@ -68,6 +78,9 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise InvalidInput(f"Request body is not valid JSON: {error.msg} at position {error.pos}") from error
     if not isinstance(data, dict):
         raise InvalidInput("Request body must be a JSON object")
+    if b"\\u0000" in body and _has_nul(data):
+        # PostgreSQL cannot store NUL in text; refuse it the same way on every backend.
+        raise InvalidInput("Request body must not contain NUL characters (\\u0000)")
     try:
         return model.model_validate(data)
     except ValidationError as error:
