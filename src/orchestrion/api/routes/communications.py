@@ -11,6 +11,7 @@ from orchestrion.api.jsonio import JSONResponse, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.pagination import envelope, page_request
 from orchestrion.api.schemas.communications import CreateCommunicationBody
+from orchestrion.api.schemas.participants import text_param
 from orchestrion.api.wire.communications import communication
 from orchestrion.services import communications
 
@@ -38,7 +39,7 @@ async def list_(request: Request) -> Response:
     account_sid = await authenticate(request)
     api = state(request)
     conversation_id = request.path_params["ConversationId"]
-    channel_id = request.query_params.get("channelId") or None
+    channel_id = text_param(request.query_params.get("channelId"), "channelId")
     scope = _scope(account_sid, conversation_id, channel_id)
     page = page_request(request, api.tokens, scope)
     found = await communications.list_communications(api.ctx, account_sid, conversation_id, page, channel_id=channel_id)

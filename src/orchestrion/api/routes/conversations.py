@@ -16,6 +16,7 @@ from orchestrion.api.schemas.conversations import (
     PatchConversationBody,
     ReplaceConversationBody,
 )
+from orchestrion.api.schemas.participants import text_param
 from orchestrion.api.wire.conversations import conversation
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.models import ConversationStatus
@@ -59,7 +60,7 @@ async def list_(request: Request) -> Response:
     account_sid = await authenticate(request)
     api = state(request)
     statuses = _statuses(request)
-    channel_id = request.query_params.get("channelId") or None
+    channel_id = text_param(request.query_params.get("channelId"), "channelId")
     scope = "\x00".join(["conversations", account_sid, ",".join(sorted(statuses)), channel_id or ""])
     page = page_request(request, api.tokens, scope)
     found = await conversations.list_conversations(api.ctx, account_sid, page, statuses=statuses, channel_id=channel_id)
@@ -99,8 +100,15 @@ async def patch(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     account_sid = await authenticate(request)
     cid = request.path_params["id"]
-    await conversations.require_conversation(state(request).ctx, account_sid, cid)
-    return await accepted(request, account_sid, "conversation.delete", {"conversationId": cid}, {"conversationId": cid})
+    # The existence check runs after the Idempotency-Key lookup: a replay after the deletion gets its first answer.
+    return await accepted(
+        request,
+        account_sid,
+        "conversation.delete",
+        {"conversationId": cid},
+        {"conversationId": cid},
+        precheck=lambda tx: conversations.check_delete(tx, account_sid, cid),
+    )
 
 
 routes: list[BaseRoute] = [
