@@ -84,3 +84,31 @@ async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
     results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
     claimed = [n for r in results for n in r]
     assert sorted(claimed) == list(range(50))
+
+
+async def test_jobs_sharing_an_ordering_key_run_one_at_a_time_in_order(store: Store) -> None:
+    async with store.write() as tx:
+        for n in range(3):
+            await tx.jobs.enqueue("k", {"n": n}, now_ms=1_000, ordering_key="conv-a")
+        await tx.jobs.enqueue("k", {"n": 9}, now_ms=1_000, ordering_key="conv-b")
+    async with store.write() as tx:
+        first = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
+    assert sorted(j.payload["n"] for j in first) == [0, 9]
+    async with store.write() as tx:
+        head = next(j for j in first if j.payload["n"] == 0)
+        await tx.jobs.complete(head.id, "w")
+    async with store.write() as tx:
+        second = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
+    assert [j.payload["n"] for j in second] == [1]
+
+
+async def test_a_retried_head_job_holds_back_later_jobs_of_its_key(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {"n": 0}, now_ms=1_000, ordering_key="conv")
+        await tx.jobs.enqueue("k", {"n": 1}, now_ms=1_000, ordering_key="conv")
+    async with store.write() as tx:
+        (head,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
+        await tx.jobs.retry(head.id, "w", run_at_ms=9_000, error="receiver down")
+    async with store.write() as tx:
+        meanwhile = await tx.jobs.claim("w", now_ms=2_000, lease_ms=60_000, limit=10)
+    assert meanwhile == []

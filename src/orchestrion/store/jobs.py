@@ -30,7 +30,14 @@ class JobRepo:
         self._backend = backend
 
     async def enqueue(
-        self, kind: str, payload: dict[str, Any], *, now_ms: int, run_at_ms: int | None = None, max_attempts: int = 8
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        now_ms: int,
+        run_at_ms: int | None = None,
+        max_attempts: int = 8,
+        ordering_key: str | None = None,
     ) -> int:
         result = await self._conn.execute(
             jobs.insert()
@@ -40,6 +47,7 @@ class JobRepo:
                 attempts=0,
                 max_attempts=max_attempts,
                 run_at_ms=now_ms if run_at_ms is None else run_at_ms,
+                ordering_key=ordering_key,
                 created_ms=now_ms,
             )
             .returning(jobs.c.id)
@@ -50,11 +58,21 @@ class JobRepo:
         return int(result.scalar_one())
 
     async def claim(self, worker_id: str, *, now_ms: int, lease_ms: int, limit: int) -> list[Job]:
-        """Take up to ``limit`` due jobs whose lease is free or expired, in one statement."""
+        """Take up to ``limit`` due jobs whose lease is free or expired, in one statement.
+
+        A job with an ordering key is claimable only while no older job has that key.
+        """
+        earlier = jobs.alias("earlier")
         due = (
             sa.select(jobs.c.id)
             .where(jobs.c.run_at_ms <= now_ms)
             .where(sa.or_(jobs.c.lease_until_ms.is_(None), jobs.c.lease_until_ms < now_ms))
+            .where(
+                sa.or_(
+                    jobs.c.ordering_key.is_(None),
+                    ~sa.exists().where(earlier.c.ordering_key == jobs.c.ordering_key, earlier.c.id < jobs.c.id),
+                )
+            )
             .order_by(jobs.c.run_at_ms, jobs.c.id)
             .limit(limit)
         )

@@ -169,8 +169,12 @@ jobs = sa.Table(
     sa.Column("lease_until_ms", MS, nullable=True),
     sa.Column("locked_by", sa.String(64), nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # Jobs sharing an ordering key run one at a time, oldest first (e.g. the
+    # webhooks of one conversation); a failing head job holds back the rest.
+    sa.Column("ordering_key", sa.String(128), nullable=True),
     sa.Column("created_ms", MS, nullable=False),
     sa.Index(None, "run_at_ms"),
+    sa.Index(None, "ordering_key", "id"),
 )
 
 idempotency_keys = sa.Table(
