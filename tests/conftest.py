@@ -241,6 +241,7 @@ def http(server: LiveServer, account: Credentials) -> Iterator[object]:
 # --- Response contract: every SDK and httpx response of the suite is checked
 # against the reference OpenAPI document (when ../shared is present).
 
+
 def _spec_with_deviations() -> object:
     """The reference spec, amended where Orchestrion deviates on purpose (see docs/deviations.md)."""
     import json

@@ -25,9 +25,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, Schema
 
 REPO_ROOT: Final[Path] = Path(__file__).resolve().parents[1]
-SPEC_PATH: Final[Path] = (
-    REPO_ROOT.parent / "shared" / "reference" / "twilio_conversations_v2.json"
-)
+SPEC_PATH: Final[Path] = REPO_ROOT.parent / "shared" / "reference" / "twilio_conversations_v2.json"
 SPEC_MISSING_REASON: Final[str] = (
     f"OpenAPI reference spec not found at {SPEC_PATH} "
     "(it lives outside the repository in ../shared/reference); "
@@ -37,12 +35,8 @@ SPEC_MISSING_REASON: Final[str] = (
 # Base URI under which the converted spec is registered, so that "#/components/..."
 # references resolve against the spec and not against the response schema in hand.
 _SPEC_URI: Final[str] = "urn:orchestrion:openapi:conversations-v2"
-_HTTP_METHODS: Final[frozenset[str]] = frozenset(
-    {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-)
-_TWILIO_TIMESTAMP: Final[re.Pattern[str]] = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
-)
+_HTTP_METHODS: Final[frozenset[str]] = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+_TWILIO_TIMESTAMP: Final[re.Pattern[str]] = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _INT32: Final[tuple[int, int]] = (-(2**31), 2**31 - 1)
 _INT64: Final[tuple[int, int]] = (-(2**63), 2**63 - 1)
 _MAX_SHOWN_ERRORS: Final[int] = 10
@@ -172,9 +166,7 @@ def to_json_schema(node: object) -> Any:
             continue
         if key == "properties" and isinstance(value, Mapping):
             out[key] = {name: to_json_schema(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "not") and isinstance(
-            value, Mapping
-        ):
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, Mapping):
             out[key] = to_json_schema(value)
         elif key in ("allOf", "oneOf", "anyOf") and isinstance(value, list):
             out[key] = [to_json_schema(sub) for sub in value]
@@ -209,11 +201,7 @@ def _short_repr(value: object) -> str:
 def _describe(error: _ValidationError, indent: str = "  ") -> str:
     where = json_pointer(error.absolute_path) or "(root)"
     schema_at = "/".join(str(p) for p in error.absolute_schema_path)
-    hint = (
-        _FORMAT_HINTS.get(str(error.validator_value))
-        if error.validator == "format"
-        else None
-    )
+    hint = _FORMAT_HINTS.get(str(error.validator_value)) if error.validator == "format" else None
     line = (
         f"at {where}: keyword {error.validator!r} failed: {error.message}"
         f"{f' ({hint})' if hint else ''} "
@@ -226,9 +214,7 @@ def _describe(error: _ValidationError, indent: str = "  ") -> str:
         branches.setdefault(str(sub.relative_schema_path[0]), []).append(sub)
     for branch, subs in branches.items():
         for sub in subs:
-            line += (
-                f"\n{indent}    alternative {branch}: {_describe(sub, indent + '    ')}"
-            )
+            line += f"\n{indent}    alternative {branch}: {_describe(sub, indent + '    ')}"
     return line
 
 
@@ -277,19 +263,13 @@ class ContractChecker:
         self._spec = spec
         schemas = spec.get("components", {}).get("schemas", {})
         converted = {name: to_json_schema(s) for name, s in schemas.items()}
-        resource: Resource[Schema] = DRAFT4.create_resource(
-            {"components": {"schemas": converted}}
-        )
+        resource: Resource[Schema] = DRAFT4.create_resource({"components": {"schemas": converted}})
         self._registry: Registry[Schema] = Registry().with_resource(_SPEC_URI, resource)
         self._format_checker = build_format_checker()
         self._routes = self._build_routes(spec)
         self._validators: dict[tuple[str, int], tuple[_Validator, str] | None] = {}
         self._checked = _Checked(
-            statuses={
-                op.operation_id: set()
-                for route in self._routes
-                for op in route.operations.values()
-            }
+            statuses={op.operation_id: set() for route in self._routes for op in route.operations.values()}
         )
 
     @classmethod
@@ -314,16 +294,13 @@ class ContractChecker:
                 if method not in _HTTP_METHODS:
                     continue
                 operations[method] = _Operation(
-                    operation_id=str(
-                        op.get("operationId", f"{method.upper()} {template}")
-                    ),
+                    operation_id=str(op.get("operationId", f"{method.upper()} {template}")),
                     method=method,
                     template=template,
                     responses=op.get("responses", {}),
                 )
             segments = tuple(
-                None if seg.startswith("{") and seg.endswith("}") else seg
-                for seg in template.strip("/").split("/")
+                None if seg.startswith("{") and seg.endswith("}") else seg for seg in template.strip("/").split("/")
             )
             routes.append(_Route(template, segments, operations))
         return routes
@@ -362,9 +339,7 @@ class ContractChecker:
         with self._checked.lock:
             return {op: set(st) for op, st in self._checked.statuses.items()}
 
-    def _resolve_response(
-        self, obj: Mapping[str, Any], origin: str
-    ) -> tuple[Mapping[str, Any], str]:
+    def _resolve_response(self, obj: Mapping[str, Any], origin: str) -> tuple[Mapping[str, Any], str]:
         seen: set[str] = set()
         while "$ref" in obj:
             ref = str(obj["$ref"])
@@ -385,9 +360,7 @@ class ContractChecker:
                 origin = f"#/paths/{template}/{op.method}/responses/{key}"
                 response, origin = self._resolve_response(op.responses[key], origin)
                 content: Mapping[str, Any] = response.get("content") or {}
-                media = content.get("application/json") or next(
-                    (v for k, v in content.items() if "json" in k), None
-                )
+                media = content.get("application/json") or next((v for k, v in content.items() if "json" in k), None)
                 if media is None or "schema" not in media:
                     return None
                 schema = to_json_schema(media["schema"])
@@ -398,9 +371,7 @@ class ContractChecker:
 
     @staticmethod
     def _declares(op: _Operation, status: int) -> bool:
-        return any(
-            k in op.responses for k in (str(status), f"{status // 100}XX", "default")
-        )
+        return any(k in op.responses for k in (str(status), f"{status // 100}XX", "default"))
 
     def _validator(self, op: _Operation, status: int) -> tuple[_Validator, str] | None:
         key = (op.operation_id, status)
@@ -410,9 +381,7 @@ class ContractChecker:
                 self._validators[key] = None
             else:
                 schema, origin = found
-                validator = Draft4Validator(
-                    schema, registry=self._registry, format_checker=self._format_checker
-                )
+                validator = Draft4Validator(schema, registry=self._registry, format_checker=self._format_checker)
                 self._validators[key] = (cast("_Validator", validator), origin)
         return self._validators[key]
 
@@ -428,26 +397,18 @@ class ContractChecker:
             route = self._route(path)
             if route is None or status < 400:
                 return
-            op = _Operation(
-                f"{method.upper()} {route.template}", method.lower(), route.template, {}
-            )
+            op = _Operation(f"{method.upper()} {route.template}", method.lower(), route.template, {})
         else:
             with self._checked.lock:
                 self._checked.statuses[op.operation_id].add(status)
-        label = (
-            f"{method.upper()} {_request_path(path)} -> {status} ({op.operation_id})"
-        )
+        label = f"{method.upper()} {_request_path(path)} -> {status} ({op.operation_id})"
         if status < 400 and not self._declares(op, status):
             declared = ", ".join(sorted(op.responses))
-            raise AssertionError(
-                f"{label}: status not declared by the spec (declared: {declared})"
-            )
+            raise AssertionError(f"{label}: status not declared by the spec (declared: {declared})")
         found = self._validator(op, status)
         if found is None:
             if body not in (None, b"", ""):
-                raise AssertionError(
-                    f"{label}: the spec declares no body, got {_short_repr(body)}"
-                )
+                raise AssertionError(f"{label}: the spec declares no body, got {_short_repr(body)}")
             return
         validator, origin = found
         errors = sorted(
@@ -460,6 +421,5 @@ class ContractChecker:
         more = len(errors) - _MAX_SHOWN_ERRORS
         tail = f"\n  ... and {more} more" if more > 0 else ""
         raise AssertionError(
-            f"{label}: response body violates the contract ({origin}), "
-            f"{len(errors)} error(s):\n{shown}{tail}"
+            f"{label}: response body violates the contract ({origin}), {len(errors)} error(s):\n{shown}{tail}"
         )

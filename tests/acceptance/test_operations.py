@@ -33,7 +33,7 @@ from tests.acceptance.test_configurations import (
     operation_id_of,
     patch_request,
 )
-from tests.conftest import LiveServer, postgres_database, new_account, sdk_client, test_settings
+from tests.conftest import LiveServer, new_account, postgres_database, sdk_client, test_settings
 
 # --- the status resource, on the session's server
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from orchestrion.store.database import DatabaseUrl
 from tests.acceptance.processes import Processes
-from tests.conftest import Credentials, postgres_database, new_account
+from tests.conftest import Credentials, new_account, postgres_database
 
 pytestmark = pytest.mark.slow
 

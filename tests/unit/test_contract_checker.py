@@ -101,12 +101,8 @@ def test_action_with_unknown_status_fails_naming_status(
         "2026-02-30T10:30:00Z",
     ],
 )
-def test_timestamp_not_exactly_utc_seconds_fails(
-    checker: ContractChecker, timestamp: str
-) -> None:
-    message = violation(
-        checker, "GET", ACTION_PATH, 200, action_body(createdAt=timestamp)
-    )
+def test_timestamp_not_exactly_utc_seconds_fails(checker: ContractChecker, timestamp: str) -> None:
+    message = violation(checker, "GET", ACTION_PATH, 200, action_body(createdAt=timestamp))
     assert "at /createdAt:" in message
     assert "'format'" in message
     assert timestamp in message
@@ -171,22 +167,16 @@ def test_uri_format_must_be_absolute(checker: ContractChecker) -> None:
         "DELETE",
         path,
         202,
-        {
-            "statusUrl": "https://conversations.example.com/v2/ControlPlane/Operations/op1"
-        },
+        {"statusUrl": "https://conversations.example.com/v2/ControlPlane/Operations/op1"},
     )
-    message = violation(
-        checker, "DELETE", path, 202, {"statusUrl": "/v2/ControlPlane/Operations/op1"}
-    )
+    message = violation(checker, "DELETE", path, 202, {"statusUrl": "/v2/ControlPlane/Operations/op1"})
     assert "at /statusUrl:" in message
     assert "'format'" in message
 
 
 def test_query_string_is_ignored_when_matching(checker: ContractChecker) -> None:
     checker.check("GET", f"{ACTION_PATH}?PageSize=5", 200, action_body())
-    message = violation(
-        checker, "GET", f"{ACTION_PATH}?PageSize=5", 200, action_body(status="DONE")
-    )
+    message = violation(checker, "GET", f"{ACTION_PATH}?PageSize=5", 200, action_body(status="DONE"))
     assert "at /status:" in message
 
 
@@ -201,9 +191,7 @@ def test_known_operations_resolve_to_their_operation_id(
     checker: ContractChecker,
 ) -> None:
     assert checker.knows("get", "/v2/ControlPlane/Configurations")
-    assert checker.operation_id("GET", "/v2/ControlPlane/Configurations") == (
-        "ListConfiguration"
-    )
+    assert checker.operation_id("GET", "/v2/ControlPlane/Configurations") == ("ListConfiguration")
     assert checker.operation_id("GET", CONVERSATION_PATH) == "FetchConversation"
     assert checker.operation_id("GET", ACTION_PATH) == "FetchConversationAction"
 
@@ -214,9 +202,7 @@ def test_literal_segment_preferred_over_template() -> None:
         return {
             "get": {
                 "operationId": operation_id,
-                "responses": {
-                    "200": {"content": {"application/json": {"schema": schema}}}
-                },
+                "responses": {"200": {"content": {"application/json": {"schema": schema}}}},
             }
         }
 

@@ -52,13 +52,15 @@ class PageTokens:
 
 
 def page_request(request: Request, tokens: PageTokens, scope: str) -> PageRequest:
-    raw_size = request.query_params.get("pageSize")
+    # twilio-python's *_with_http_info list calls send PageSize/PageToken.
+    params = request.query_params
+    raw_size = params.get("pageSize") or params.get("PageSize")
     size = DEFAULT_PAGE_SIZE
     if raw_size not in (None, ""):
         if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             raise InvalidInput(f"Invalid parameter pageSize: must be an integer from 1 to {MAX_PAGE_SIZE}")
         size = int(raw_size)
-    token = request.query_params.get("pageToken")
+    token = params.get("pageToken") or params.get("PageToken")
     if not token:
         return PageRequest(limit=size)
     direction, boundary = tokens.decode(scope, token)

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 
 import structlog
 
-from orchestrion.services.jobs import Handler
 from orchestrion.dispatch.retry import Backoff
 from orchestrion.domain import errors
 from orchestrion.domain.models import Job
 from orchestrion.services.context import Context
+from orchestrion.services.jobs import Handler
 
 log = structlog.get_logger("orchestrion.dispatch")
 
@@ -106,7 +106,7 @@ class Dispatcher:
             return
         try:
             await handler.run(job)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any failure of a job is retried or recorded, never fatal
             await self._failed(handler, job, error)
             return
         await self._finish(job)
@@ -120,7 +120,9 @@ class Dispatcher:
             await self._give_up(handler, job, reason)
             return
         delay = self._backoff.delay_ms(job.attempts)
-        log.info("job_retry_scheduled", kind=job.kind, job_id=job.id, attempt=job.attempts, delay_ms=delay, error=reason)
+        log.info(
+            "job_retry_scheduled", kind=job.kind, job_id=job.id, attempt=job.attempts, delay_ms=delay, error=reason
+        )
         async with self._ctx.store.write() as tx:
             await tx.jobs.retry(job.id, self.worker_id, run_at_ms=self._ctx.clock.now_ms() + delay, error=reason)
 

@@ -15,9 +15,7 @@ _CONVERSATION_MOVES: dict[ConversationStatus, frozenset[ConversationStatus]] = {
 def check_conversation_move(current: ConversationStatus, target: ConversationStatus) -> None:
     """ACTIVE <-> INACTIVE, either -> CLOSED; CLOSED is final."""
     if target not in _CONVERSATION_MOVES[current]:
-        raise InvalidState(
-            f"Conversation is {current} and cannot become {target}: a CLOSED conversation is final"
-        )
+        raise InvalidState(f"Conversation is {current} and cannot become {target}: a CLOSED conversation is final")
 
 
 def check_open(status: ConversationStatus) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
@@ -22,10 +23,8 @@ class Wakeup:
         self._event.set()
 
     async def wait(self, timeout_s: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout_s)
-        except TimeoutError:
-            pass
         self._event.clear()
 
 

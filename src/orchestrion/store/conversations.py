@@ -13,6 +13,7 @@ from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
 from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.sqlfuncs import greatest
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
 
@@ -107,11 +108,7 @@ class ConversationRepo:
         await self._conn.execute(
             conversations.update()
             .where(conversations.c.id == conversation_id)
-            .values(last_activity_ms=sa.func.max(conversations.c.last_activity_ms, activity_ms))
-            if self._conn.dialect.name == "sqlite"
-            else conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(last_activity_ms=sa.func.greatest(conversations.c.last_activity_ms, activity_ms))
+            .values(last_activity_ms=greatest(self._conn.dialect.name, conversations.c.last_activity_ms, activity_ms))
         )
 
     async def delete(self, account_sid: str, conversation_id: str) -> bool:

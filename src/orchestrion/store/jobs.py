@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.models import Job
 from orchestrion.store.notify import JOBS_CHANNEL
+from orchestrion.store.sqlfuncs import greatest
 from orchestrion.store.tables import jobs
 
 
@@ -88,9 +89,7 @@ class JobRepo:
 
     async def complete(self, job_id: int, worker_id: str) -> bool:
         """Delete a finished job, if this worker still holds its lease."""
-        result = await self._conn.execute(
-            jobs.delete().where(jobs.c.id == job_id).where(jobs.c.locked_by == worker_id)
-        )
+        result = await self._conn.execute(jobs.delete().where(jobs.c.id == job_id).where(jobs.c.locked_by == worker_id))
         return bool(result.rowcount)
 
     async def retry(self, job_id: int, worker_id: str, *, run_at_ms: int, error: str) -> bool:
@@ -104,10 +103,9 @@ class JobRepo:
 
     async def next_due_ms(self) -> int | None:
         """When the earliest job becomes claimable (run time or lease expiry)."""
-        due = sa.func.max(jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
-        if self._backend == "postgresql":
-            due = sa.func.greatest(jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
-        return (await self._conn.execute(sa.select(sa.func.min(due)))).scalar()
+        due = greatest(self._backend, jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
+        value = (await self._conn.execute(sa.select(sa.func.min(due)))).scalar()
+        return None if value is None else int(value)
 
     async def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(jobs)

@@ -8,6 +8,7 @@ stays as the fallback (SQLite, or a lost listener connection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,7 @@ class PgListener:
             def notified(*_args: Any) -> None:
                 self._on_notify()
 
-            conn.add_termination_listener(lambda _conn: lost.set())
+            conn.add_termination_listener(lambda _conn, dropped=lost: dropped.set())
             try:
                 await conn.add_listener(self._channel, notified)
                 # Work committed while we were not listening: wake once to look.
@@ -63,7 +64,5 @@ class PgListener:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
