@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from orchestrion.domain.models import Job
+from orchestrion.services import actions, sandbox, webhooks
 from orchestrion.services.context import Context
+from orchestrion.services.operations import JOB_KIND as OPERATION_JOB
+from orchestrion.services.operations import OperationRunner
 
 
 class Handler(Protocol):
@@ -21,8 +24,9 @@ class Handler(Protocol):
 
 
 def build_handlers(ctx: Context) -> dict[str, Handler]:
-    from orchestrion.services.operations import JOB_KIND as OPERATION_JOB, OperationRunner
-
     handlers: dict[str, Handler] = {}
     handlers[OPERATION_JOB] = OperationRunner(ctx)
+    handlers[actions.SEND_JOB] = actions.SendHandler(ctx, sandbox.default_registry(ctx))
+    handlers[sandbox.STEP_JOB] = sandbox.StepHandler(ctx)
+    handlers[webhooks.DELIVER_JOB] = webhooks.DeliveryHandler(ctx)
     return handlers

@@ -61,8 +61,11 @@ class SandboxRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def get(self, sid: str) -> SandboxMessage | None:
-        row = (await self._conn.execute(sa.select(sandbox_messages).where(sandbox_messages.c.sid == sid))).first()
+    async def get(self, sid: str, *, for_update: bool = False) -> SandboxMessage | None:
+        query = sa.select(sandbox_messages).where(sandbox_messages.c.sid == sid)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
         return None if row is None else _message(row)
 
     async def get_by_key(self, idempotency_key: str) -> SandboxMessage | None:
@@ -110,9 +113,18 @@ class SandboxRepo:
         return m
 
     async def set_status(
-        self, sid: str, status: str, now_ms: int, *, error_code: int | None = None, error_message: str | None = None
+        self,
+        sid: str,
+        status: str,
+        now_ms: int,
+        *,
+        error_code: int | None = None,
+        error_message: str | None = None,
+        current: SandboxMessage | None = None,
     ) -> None:
-        current = await self.get(sid)
+        """Move ``sid`` to ``status``, appending to its history (``current``: the row already read)."""
+        if current is None:
+            current = await self.get(sid)
         if current is None:
             return
         history = [*current.history, {"status": status, "at": now_ms}]
@@ -152,7 +164,9 @@ class SandboxRepo:
         return messages[-limit:] if limit else messages
 
     async def clear(self, account_sid: str) -> int:
-        result = await self._conn.execute(sandbox_messages.delete().where(sandbox_messages.c.account_sid == account_sid))
+        result = await self._conn.execute(
+            sandbox_messages.delete().where(sandbox_messages.c.account_sid == account_sid)
+        )
         return int(result.rowcount or 0)
 
     async def count(self) -> int:

@@ -1,0 +1,225 @@
+"""Actions: SEND_MESSAGE, from the request to a terminal status.
+
+``create_send_message`` validates and resolves the request, then writes the
+Action (PENDING) and its ``action.send`` outbox job in ONE transaction, so an
+accepted Action is never without the job that will finish it.
+
+``SendHandler`` runs ``action.send``: it hands the message to the channel's
+provider (idempotent on the Action id) and stores ``related.messageSid``
+while the Action is still PENDING. The provider's status reports finish it
+(``services.outcomes``). A transient provider error is retried by the
+dispatcher with backoff; a permanent one, or the last failed attempt, ends in
+``give_up``, which marks the Action FAILED. So every Action accepted with 202
+ends COMPLETED or FAILED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import structlog
+
+from orchestrion.channels.base import OutboundMessage
+from orchestrion.channels.registry import ChannelRegistry
+from orchestrion.domain import ids
+from orchestrion.domain.channels import Channel
+from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
+from orchestrion.domain.lifecycle import action_is_terminal, check_open
+from orchestrion.domain.models import Action, ActionStatus, Address, Conversation, Job, Participant
+from orchestrion.domain.sending import (
+    ACTION_TYPE,
+    RECIPIENT_TYPE,
+    SENDER_TYPE,
+    ResolvedEndpoint,
+    SendMessageCommand,
+    SendRequest,
+    check_can_send,
+    check_command,
+    check_recipients,
+    endpoint_refs,
+    pick_address,
+    resolved_channel,
+)
+from orchestrion.services.context import Context
+from orchestrion.services.participants import ParticipantFields, add_participant, load_conversation
+from orchestrion.store.store import Tx
+
+log = structlog.get_logger("orchestrion.actions")
+
+SEND_JOB = "action.send"
+# Concurrent requests may race to create the participant of one new address;
+# the loser's transaction is replayed and finds the winner's participant.
+_CREATE_TRIES = 3
+
+
+async def create_send_message(
+    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand
+) -> Action:
+    """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued."""
+    check_command(command)
+    for attempt in range(1, _CREATE_TRIES + 1):
+        try:
+            action = await _create(ctx, account_sid, conversation_id, command)
+        except Conflict:
+            if attempt == _CREATE_TRIES:
+                raise
+            continue
+        ctx.wakeup.notify()
+        return action
+    raise AssertionError("unreachable")
+
+
+async def _create(ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand) -> Action:
+    async with ctx.store.write() as tx:
+        conversation = await load_conversation(tx, account_sid, conversation_id)
+        check_open(conversation.status)
+        request = await _resolve(ctx, tx, conversation, command)
+        now = ctx.clock.now_ms()
+        action = Action(
+            id=ids.new_id(ids.ACTION),
+            conversation_id=conversation.id,
+            account_sid=account_sid,
+            type=ACTION_TYPE,
+            status=ActionStatus.PENDING,
+            related={},
+            request=request.to_json(),
+            failure_reason=None,
+            created_ms=now,
+            updated_ms=now,
+            completed_ms=None,
+        )
+        await tx.actions.insert(action)
+        await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now)
+    return action
+
+
+async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: SendMessageCommand) -> SendRequest:
+    """Turn every endpoint into (channel, address, participant), creating participants for new addresses."""
+    known: dict[str, Participant] = {}
+    found: list[tuple[str, Channel, str, str | None]] = []  # where, channel, address, participant id
+    for where, ref in endpoint_refs(command):
+        if ref.participant_id is not None:
+            participant = known.get(ref.participant_id) or await tx.participants.get(
+                conversation.id, ref.participant_id
+            )
+            if participant is None:
+                raise InvalidInput(
+                    f"{where}.participantId {ref.participant_id} is not a participant of conversation {conversation.id}"
+                )
+            known[participant.id] = participant
+            picked = pick_address(participant, ref, where)
+            check_can_send(picked.channel, where)
+            found.append((where, picked.channel, picked.address, participant.id))
+        else:
+            assert ref.address is not None and ref.channel is not None  # check_command
+            owner = await tx.participants.find_by_address(conversation.id, ref.channel, ref.address)
+            found.append((where, ref.channel, ref.address, owner))
+    channel = resolved_channel([(where, c) for where, c, _, _ in found])
+    check_recipients(channel, found[0][2], [address for _, _, address, _ in found[1:]])
+
+    # Every rule holds: only now create participants for addresses nobody owns.
+    now = ctx.clock.now_ms()
+    endpoints: list[ResolvedEndpoint] = []
+    for i, (_, _, address, owner) in enumerate(found):
+        if owner is None:
+            fields = ParticipantFields(
+                type=SENDER_TYPE if i == 0 else RECIPIENT_TYPE, addresses=(Address(channel, address),)
+            )
+            owner = (await add_participant(tx, conversation, fields, now)).id
+        endpoints.append(ResolvedEndpoint(address, owner))
+    return SendRequest(
+        channel=channel,
+        sender=endpoints[0],
+        to=tuple(endpoints[1:]),
+        content=command.content,
+        channel_settings=command.channel_settings,
+    )
+
+
+async def get_action(ctx: Context, account_sid: str, conversation_id: str, action_id: str) -> Action:
+    """The hot path: one primary-key read, scoped to the account and the conversation."""
+    if not ids.is_id(action_id, ids.ACTION):
+        raise NotFound("Action", action_id)
+    async with ctx.store.read() as tx:
+        action = await tx.actions.get(account_sid, conversation_id, action_id)
+    if action is None:
+        raise NotFound("Action", action_id)
+    return action
+
+
+def outbound_message(action: Action, attempt: int = 1) -> OutboundMessage:
+    request = SendRequest.from_json(action.request)
+    return OutboundMessage(
+        account_sid=action.account_sid,
+        action_id=action.id,
+        conversation_id=action.conversation_id,
+        channel=request.channel,
+        from_address=request.sender.address,
+        to_addresses=tuple(t.address for t in request.to),
+        text=request.content.text,
+        content_id=request.content.content_id,
+        variables=request.content.variables,
+        media_urls=request.content.media_urls,
+        channel_settings=request.channel_settings,
+        attempt=attempt,
+    )
+
+
+async def fail_action(ctx: Context, action_id: str, reason: str) -> bool:
+    """Mark a PENDING Action FAILED with ``reason``; False if it was already terminal or is gone."""
+    async with ctx.store.write() as tx:
+        action = await tx.actions.get_by_id(action_id, for_update=True)
+        if action is None or action_is_terminal(action.status):
+            return False
+        now = ctx.clock.now_ms()
+        changed = await tx.actions.update(
+            dataclasses.replace(
+                action, status=ActionStatus.FAILED, failure_reason=reason, updated_ms=now, completed_ms=now
+            )
+        )
+    if changed:
+        log.info("action_failed", action_id=action_id, reason=reason)
+    return changed
+
+
+class SendHandler:
+    """Runs ``action.send`` jobs (payload ``{"actionId": ...}``)."""
+
+    def __init__(self, ctx: Context, registry: ChannelRegistry) -> None:
+        self._ctx = ctx
+        self._registry = registry
+
+    async def run(self, job: Job) -> None:
+        action_id: str = job.payload["actionId"]
+        async with self._ctx.store.read() as tx:
+            action = await tx.actions.get_by_id(action_id)
+        if action is None or action_is_terminal(action.status):
+            return  # deleted with its conversation, or already finished (a re-run)
+        message = outbound_message(action, attempt=job.attempts)
+        receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
+        async with self._ctx.store.read() as tx:
+            current = await tx.actions.get_by_id(action_id)
+        # Terminal is final and a stored SID never changes: no write needed then. A provider
+        # that reports at once (the sandbox with no step delay) has usually finished it already.
+        if current is None or action_is_terminal(current.status) or "messageSid" in current.related:
+            return
+        async with self._ctx.store.write() as tx:
+            current = await tx.actions.get_by_id(action_id, for_update=True)
+            if current is None or action_is_terminal(current.status):
+                return  # a status report got there first (outcomes adopted the SID)
+            known = current.related.get("messageSid")
+            if known == receipt.message_sid:
+                return
+            if known is not None:
+                log.warning("message_sid_differs", action_id=action_id, known=known, received=receipt.message_sid)
+                return
+            await tx.actions.update(
+                dataclasses.replace(
+                    current,
+                    related={**current.related, "messageSid": receipt.message_sid},
+                    updated_ms=self._ctx.clock.now_ms(),
+                )
+            )
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        await fail_action(self._ctx, job.payload["actionId"], reason)
