@@ -681,6 +681,9 @@ TARGETS: dict[str, TargetSpec] = {
                    _pg_target("postgres-w2", ["--workers", "2"])),
         TargetSpec("postgres-split", "serve --no-worker + 1 orchestrion worker process, PostgreSQL",
                    _pg_target("postgres-split", ["--no-worker"], worker_processes=1)),
+        TargetSpec("postgres-2api-2workers",
+                   "serve --workers 2 --no-worker + 2 orchestrion worker processes, PostgreSQL",
+                   _pg_target("postgres-2api-2workers", ["--workers", "2", "--no-worker"], worker_processes=2)),
     ]
 }  # fmt: skip
 ALIASES = {

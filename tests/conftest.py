@@ -106,6 +106,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         sandbox_step_ms=10,
         log_level="warning",
         job_lease_ms=5_000,
+        # Fixtures' callbacks point at example.com: keep what the suite sends there short and few.
+        webhook_timeout_s=2.0,
+        webhook_max_attempts=3,
     )
     return base.with_overrides(**overrides)
 

@@ -57,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     url = getattr(args, "database_url_sub", None) or args.database_url
     settings = settings.with_overrides(database_url=url)
+    try:
+        settings.check_test_clock()  # again: --database-url may have changed the database
+    except SettingsError as error:
+        print(f"orchestrion: {error}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level, settings.log_format)
 
     from orchestrion.store.migrate import upgrade

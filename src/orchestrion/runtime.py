@@ -12,6 +12,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+import orchestrion
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
@@ -23,12 +24,14 @@ from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import build_handlers
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
+from orchestrion.services.testclock import TestClock
 from orchestrion.settings import Settings
 from orchestrion.store.database import Database
 from orchestrion.store.notify import JOBS_CHANNEL, PgListener
 from orchestrion.store.redis_limiter import RedisLimiter
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.store import Store
+from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
 
 log = structlog.get_logger("orchestrion")
 
@@ -41,12 +44,27 @@ class Runtime:
     limits: RateLimits = field(repr=False, default_factory=lambda: RateLimits(MemoryLimiter(), Limits()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _worker_task: asyncio.Task[None] | None = None
+    # The test clock, when the settings enable it (an emulator feature), and its sync task.
+    test_clock: TestClock | None = field(default=None, repr=False)
+    _clock_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         secret_key = settings.resolve_secret_key()
-        store = Store(Database(settings.database_url), SecretBox(secret_key))
-        ctx = Context(store=store, clock=SystemClock(), sandbox_step_ms=settings.sandbox_step_ms)
+        store = Store(Database(settings.database_url, pool_size=settings.db_pool_size), SecretBox(secret_key))
+        webhooks = WebhookSender(
+            WebhookPolicy(
+                timeout_s=settings.webhook_timeout_s,
+                max_attempts=settings.webhook_max_attempts,
+                max_age_ms=int(settings.webhook_max_age_s * 1000),
+                public_only=settings.webhook_public_only,
+                log_retention_ms=int(settings.webhook_log_retention_s * 1000),
+            ),
+            user_agent=f"Orchestrion/{orchestrion.__version__}",
+        )
+        settings.check_test_clock()
+        clock = SystemClock()
+        ctx = Context(store=store, clock=clock, sandbox_step_ms=settings.sandbox_step_ms, webhooks=webhooks)
         limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
         limits = Limits(
             requests_per_second=settings.rate_limit_rps,
@@ -54,11 +72,33 @@ class Runtime:
             concurrent_requests=settings.rate_limit_concurrency,
             actions_per_conversation_per_second=settings.actions_per_conversation_per_second,
         )
-        return cls(settings=settings, ctx=ctx, secret_key=secret_key, limits=RateLimits(limiter, limits))
+        test_clock = TestClock(ctx, clock) if settings.test_clock else None
+        return cls(
+            settings=settings,
+            ctx=ctx,
+            secret_key=secret_key,
+            limits=RateLimits(limiter, limits),
+            test_clock=test_clock,
+        )
 
     def api_state(self) -> ApiState:
         token_key = hashlib.sha256(b"orchestrion-page-tokens:" + self.secret_key.encode()).digest()
-        return ApiState(ctx=self.ctx, auth=Authenticator(self.ctx), tokens=PageTokens(token_key), limits=self.limits)
+        return ApiState(
+            ctx=self.ctx,
+            auth=Authenticator(self.ctx),
+            tokens=PageTokens(token_key),
+            limits=self.limits,
+            test_clock=self.test_clock,
+            public_url=self.settings.public_url,
+        )
+
+    async def start_test_clock(self) -> None:
+        """With the test clock on: adopt the shared offset, then follow it (once per process)."""
+        if self.test_clock is None or self._clock_task is not None:
+            return
+        await self.test_clock.load()
+        log.warning("test_clock_enabled", offset_ms=self.test_clock.state().offset_ms)
+        self._clock_task = asyncio.create_task(self.test_clock.run_sync(self._stop))
 
     async def ensure_dev_account(self) -> None:
         """Create or update the configured account; with none configured and none stored, make one."""
@@ -76,6 +116,13 @@ class Runtime:
             )
 
     def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
+        if 2 * self.settings.webhook_timeout_s * 1000 >= self.settings.job_lease_ms:
+            log.warning(
+                "webhook_timeout_not_below_lease",
+                webhook_timeout_s=self.settings.webhook_timeout_s,
+                job_lease_ms=self.settings.job_lease_ms,
+                consequence="a slow callback may be sent again by another worker before it ends",
+            )
         return Dispatcher(
             self.ctx,
             build_handlers(self.ctx),
@@ -88,11 +135,15 @@ class Runtime:
 
     async def run_worker(self, concurrency: int | None = None) -> None:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
+        await self.start_test_clock()
         tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop))]
         if self.ctx.store.backend == "postgresql":
             listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await self.ctx.webhooks.aclose()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -101,12 +152,16 @@ class Runtime:
         self._stop.set()
         if self._worker_task is not None:
             await self._worker_task
+        if self._clock_task is not None:
+            await self._clock_task
         await self.limits.limiter.close()
+        await self.ctx.webhooks.aclose()
         await self.ctx.store.close()
 
     def app(self, *, run_worker: bool) -> ASGIApp:
         @contextlib.asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            await self.start_test_clock()
             if run_worker:
                 await self.start_worker()
             try:

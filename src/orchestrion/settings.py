@@ -44,6 +44,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -60,11 +71,23 @@ class Settings:
     worker_concurrency: int = 16
     job_lease_ms: int = 30_000
     max_body_bytes: int = 1024 * 1024
+    db_pool_size: int = 5
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_rps: float = 0.0
     rate_limit_burst: int = 0
     rate_limit_concurrency: int = 100
     actions_per_conversation_per_second: float = 30.0
+    # Status callbacks: one attempt's timeout, how many attempts and for how long, where to.
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 10
+    webhook_max_age_s: float = 3600.0
+    webhook_public_only: bool = False
+    webhook_log_retention_s: float = 7 * 24 * 3600.0
+    # The test clock (POST /sandbox/clock/advance): for emulators and tests only.
+    test_clock: bool = False
+    test_clock_allow_postgres: bool = False
+    # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,7 +101,7 @@ class Settings:
         log_format = env.get("ORCHESTRION_LOG_FORMAT", "console")
         if log_format not in ("console", "json"):
             raise SettingsError("ORCHESTRION_LOG_FORMAT must be console or json")
-        return cls(
+        settings = cls(
             database_url=env.get("ORCHESTRION_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("ORCHESTRION_HOST") or "127.0.0.1",
             port=_int(env, "ORCHESTRION_PORT", 8080, 0),
@@ -92,12 +115,33 @@ class Settings:
             run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),
             worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
             job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
+            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 5, 1),
             redis_url=env.get("ORCHESTRION_REDIS_URL") or None,
             rate_limit_rps=_float(env, "ORCHESTRION_RATE_LIMIT_RPS", 0.0),
             rate_limit_burst=_int(env, "ORCHESTRION_RATE_LIMIT_BURST", 0),
             rate_limit_concurrency=_int(env, "ORCHESTRION_RATE_LIMIT_CONCURRENCY", 100),
             actions_per_conversation_per_second=_float(env, "ORCHESTRION_ACTIONS_PER_CONVERSATION_PER_SECOND", 30.0),
+            webhook_timeout_s=_float(env, "ORCHESTRION_WEBHOOK_TIMEOUT_S", 10.0),
+            webhook_max_attempts=_int(env, "ORCHESTRION_WEBHOOK_MAX_ATTEMPTS", 10, 1),
+            webhook_max_age_s=_float(env, "ORCHESTRION_WEBHOOK_MAX_AGE_S", 3600.0),
+            webhook_public_only=_bool(env, "ORCHESTRION_WEBHOOK_PUBLIC_ONLY", False),
+            webhook_log_retention_s=_float(env, "ORCHESTRION_WEBHOOK_LOG_RETENTION_S", 7 * 24 * 3600.0),
+            test_clock=_bool(env, "ORCHESTRION_TEST_CLOCK", False),
+            test_clock_allow_postgres=_bool(env, "ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES", False),
+            public_url=(env.get("ORCHESTRION_PUBLIC_URL") or "").rstrip("/") or None,
         )
+        settings.check_test_clock()
+        if settings.webhook_timeout_s <= 0:
+            raise SettingsError("ORCHESTRION_WEBHOOK_TIMEOUT_S must be more than 0")
+        return settings
+
+    def check_test_clock(self) -> None:
+        """The test clock moves every process's time: refuse it where a production deployment runs."""
+        if self.test_clock and not self.database_url.startswith("sqlite") and not self.test_clock_allow_postgres:
+            raise SettingsError(
+                "ORCHESTRION_TEST_CLOCK is for emulators and tests: with a database other than SQLite, "
+                "also set ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES=1 to confirm this deployment is not production"
+            )
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -83,13 +83,23 @@ def create_configuration(client: Any, timeout_s: float = 15.0, **fields: Any) ->
     return str(answer.related["configurationId"])
 
 
+@pytest.fixture(scope="session")
+def callback_sink() -> Iterator[str]:
+    """A status-callback URL on loopback that takes every callback (204): fixtures' events go somewhere real."""
+    from tests.acceptance.webhook_receiver import Receiver
+
+    sink = Receiver(answer=lambda _r: 204, record=False)
+    yield sink.url("/hooks")
+    sink.close()
+
+
 @pytest.fixture
-def configuration_id(client: Any) -> str:
+def configuration_id(client: Any, callback_sink: str) -> str:
     """A configuration of the test's account."""
     return create_configuration(
         client,
         channelSettings={"SMS": {"statusTimeouts": {"inactive": 30, "closed": 60}}},
-        statusCallbacks=[{"url": "https://example.com/hooks", "method": "POST"}],
+        statusCallbacks=[{"url": callback_sink, "method": "POST"}],
     )
 
 

@@ -63,10 +63,10 @@ def serve(tmp_path: Path) -> Iterator[object]:
     for proc in processes:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
+            proc.communicate(timeout=10)
 
 
 def test_accounts_create_json_prints_only_credentials(tmp_path: Path) -> None:

@@ -43,12 +43,14 @@ def test_create_conversation_answers_201_with_an_active_conversation(
     assert created.participants == []
 
 
-def test_create_conversation_snapshots_the_configuration(client: Any, configuration_id: str) -> None:
+def test_create_conversation_snapshots_the_configuration(
+    client: Any, configuration_id: str, callback_sink: str
+) -> None:
     created = create_conversation(client, configuration_id)
     assert created.configuration["conversationGroupingType"] == "GROUP_BY_PARTICIPANT_ADDRESSES"
     assert created.configuration["memoryStoreId"] == MEMORY_STORE_ID
     assert created.configuration["channelSettings"] == {"SMS": {"statusTimeouts": {"inactive": 30, "closed": 60}}}
-    assert created.configuration["statusCallbacks"] == [{"url": "https://example.com/hooks", "method": "POST"}]
+    assert created.configuration["statusCallbacks"] == [{"url": callback_sink, "method": "POST"}]
 
 
 def test_inline_configuration_overrides_the_snapshot_for_this_conversation(client: Any, configuration_id: str) -> None:

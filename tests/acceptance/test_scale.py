@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from orchestrion.store.database import DatabaseUrl
+from orchestrion.store.database import Database
 from tests.acceptance.processes import Processes
 from tests.conftest import Credentials, new_account, postgres_database
 
@@ -77,7 +76,7 @@ async def _create_all(url: str, creds: Credentials) -> list[tuple[str, str]]:
 
 
 async def _counts(url: str) -> dict[str, int]:
-    engine = create_async_engine(DatabaseUrl.parse(url).async_url)
+    database = Database(url)
     queries = {
         "pending": "SELECT count(*) FROM actions WHERE status = 'PENDING'",
         "completed": "SELECT count(*) FROM actions WHERE status = 'COMPLETED'",
@@ -93,10 +92,10 @@ async def _counts(url: str) -> dict[str, int]:
         ),
     }
     try:
-        async with engine.connect() as conn:
+        async with database.connect() as conn:
             return {name: int((await conn.execute(sa.text(q))).scalar_one()) for name, q in queries.items()}
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def test_two_api_and_two_worker_processes_complete_every_action_once_despite_a_killed_worker(pg_url: str) -> None:

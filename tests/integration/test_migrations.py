@@ -10,9 +10,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from orchestrion.store.database import DatabaseUrl
+from orchestrion.store.database import Database
 from orchestrion.store.migrate import alembic_config
 from orchestrion.store.tables import metadata
 from tests.conftest import postgres_database
@@ -24,12 +23,12 @@ def _diff(url: str) -> list[Any]:
         return list(compare_metadata(context, metadata))
 
     async def run() -> list[Any]:
-        engine = create_async_engine(DatabaseUrl.parse(url).async_url)
+        database = Database(url)
         try:
-            async with engine.connect() as conn:
+            async with database.connect() as conn:
                 return await conn.run_sync(compare)
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     return asyncio.run(run())
 

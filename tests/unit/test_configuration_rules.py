@@ -14,11 +14,11 @@ from orchestrion.api.schemas.configurations import (
     PatchConfigurationIn,
     ReplaceConfigurationIn,
 )
-from orchestrion.api.wire.configurations import configuration as configuration_wire
-from orchestrion.api.wire.operations import problem
+from orchestrion.api.views.operations import problem
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.models import Configuration
 from orchestrion.services.configurations import created, patched, replaced
+from orchestrion.wire.configurations import configuration as configuration_wire
 
 MEMORY_STORE = "mem_store_0" + "a" * 25
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from orchestrion.api import idempotency
 from orchestrion.api.context import base_url, state
-from orchestrion.api.wire import operations as wire
+from orchestrion.api.views import operations as wire
 from orchestrion.domain.models import Json, Operation
 from orchestrion.services import operations
 from orchestrion.store.idempotency import StoredResponse

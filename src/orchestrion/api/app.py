@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import orjson
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,7 +58,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document(request.app.routes))
+    # Routes never change after start: build the document once.
+    cached: bytes | None = getattr(request.app.state, "openapi", None)
+    if cached is None:
+        cached = orjson.dumps(openapi_document(request.app.routes))
+        request.app.state.openapi = cached
+    return Response(cached, media_type="application/json")
 
 
 def create_app(

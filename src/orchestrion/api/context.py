@@ -13,6 +13,7 @@ from orchestrion.domain.errors import Unauthenticated
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
 from orchestrion.services.ratelimits import RateLimits
+from orchestrion.services.testclock import TestClock
 
 
 @dataclass(slots=True)
@@ -21,6 +22,8 @@ class ApiState:
     auth: Authenticator
     tokens: PageTokens
     limits: RateLimits
+    test_clock: TestClock | None = None  # POST /sandbox/clock/advance, when enabled
+    public_url: str | None = None  # the base URL Twilio signs inbound requests with (else from the request)
 
 
 def state(request: Request) -> ApiState:

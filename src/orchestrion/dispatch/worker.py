@@ -60,6 +60,10 @@ class Dispatcher:
                 claimed = 0
             if claimed == 0:
                 await self._sleep(stop)
+            else:
+                # Store calls may complete without suspending (SQLite runs on
+                # the loop's thread): let the claimed jobs and requests run.
+                await asyncio.sleep(0)
         await self.drain()
         log.info("dispatcher_stopped", worker_id=self.worker_id)
 

@@ -7,6 +7,7 @@ milliseconds since the epoch, UTC.
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,7 +29,13 @@ class SystemClock:
 
 def to_wire(ms: int) -> str:
     """``2026-03-30T10:30:00Z``: UTC, whole seconds, the form the SDKs parse."""
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_second(second: int) -> str:
+    # Polled resources repeat the same few timestamps: format each second once.
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_wire(value: str) -> int:

@@ -65,6 +65,13 @@ class Conversation:
     updated_ms: int
 
 
+def effective_status_callbacks(conversation: Conversation) -> list[Json]:
+    """Where this conversation's status callbacks go: its override, else its configuration's."""
+    if conversation.status_callbacks is not None:
+        return list(conversation.status_callbacks)
+    return list(conversation.configuration.get("statusCallbacks") or [])
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     channel: Channel
@@ -83,6 +90,14 @@ class Participant:
     addresses: tuple[Address, ...]
     created_ms: int
     updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    """A conversation with its participants, as the API shows it."""
+
+    conversation: Conversation
+    participants: tuple[Participant, ...]
 
 
 @dataclass(frozen=True, slots=True)

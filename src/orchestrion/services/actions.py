@@ -40,8 +40,9 @@ from orchestrion.domain.sending import (
     pick_address,
     resolved_channel,
 )
+from orchestrion.services import events
 from orchestrion.services.context import Context
-from orchestrion.services.participants import ParticipantFields, add_participant, load_conversation
+from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
 from orchestrion.store.store import Tx
 
 log = structlog.get_logger("orchestrion.actions")
@@ -125,7 +126,7 @@ async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: Se
             fields = ParticipantFields(
                 type=SENDER_TYPE if i == 0 else RECIPIENT_TYPE, addresses=(Address(channel, address),)
             )
-            owner = (await add_participant(tx, conversation, fields, now)).id
+            owner = (await admit_participant(ctx, tx, conversation, fields, now)).id
         endpoints.append(ResolvedEndpoint(address, owner))
     return SendRequest(
         channel=channel,
@@ -172,11 +173,12 @@ async def fail_action(ctx: Context, action_id: str, reason: str) -> bool:
         if action is None or action_is_terminal(action.status):
             return False
         now = ctx.clock.now_ms()
-        changed = await tx.actions.update(
-            dataclasses.replace(
-                action, status=ActionStatus.FAILED, failure_reason=reason, updated_ms=now, completed_ms=now
-            )
+        failed = dataclasses.replace(
+            action, status=ActionStatus.FAILED, failure_reason=reason, updated_ms=now, completed_ms=now
         )
+        changed = await tx.actions.update(failed)
+        if changed:
+            await events.action_updated(ctx, tx, failed)
     if changed:
         log.info("action_failed", action_id=action_id, reason=reason)
     return changed

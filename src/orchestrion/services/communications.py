@@ -16,6 +16,8 @@ from orchestrion.domain.channels import validate_address
 from orchestrion.domain.errors import InvalidInput, NotFound
 from orchestrion.domain.lifecycle import check_open
 from orchestrion.domain.models import Communication, Conversation, Endpoint, Json
+from orchestrion.domain.webhooks import EventType
+from orchestrion.services import events
 from orchestrion.services.context import Context
 from orchestrion.services.conversations import load_conversation, reactivate
 from orchestrion.store.paging import Page, PageRequest
@@ -73,6 +75,7 @@ async def record_communication(ctx: Context, tx: Tx, communication: Communicatio
     await tx.conversations.touch(communication.conversation_id, min(communication.occurred_ms, now))
     conversation = await tx.conversations.get(communication.account_sid, communication.conversation_id)
     if conversation is not None:
+        await events.communication_event(ctx, tx, EventType.COMMUNICATION_CREATED, stored, conversation)
         await reactivate(ctx, tx, conversation)
     return stored
 

@@ -1,4 +1,4 @@
-"""What every use case needs: the store, the clock, and a way to wake workers."""
+"""What every use case needs: the store, the clock, a way to wake workers, the status-callback sender."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
 from orchestrion.store.store import Store
+from orchestrion.webhooks.sender import WebhookSender
 
 
 class Wakeup:
@@ -34,3 +35,5 @@ class Context:
     clock: Clock
     wakeup: Wakeup = field(default_factory=Wakeup)
     sandbox_step_ms: int = 50
+    # Status callbacks out: the policy (timeout, attempts, public-only) and the process's one HTTP client.
+    webhooks: WebhookSender = field(default_factory=WebhookSender)

@@ -21,7 +21,16 @@ import structlog
 from orchestrion.domain import ids
 from orchestrion.domain.errors import InvalidInput, NotFound
 from orchestrion.domain.lifecycle import check_conversation_move
-from orchestrion.domain.models import Configuration, Conversation, ConversationStatus, Json, Participant
+from orchestrion.domain.models import (
+    Configuration,
+    Conversation,
+    ConversationStatus,
+    ConversationView,
+    Json,
+    effective_status_callbacks,
+)
+from orchestrion.domain.webhooks import EventType
+from orchestrion.services import events, lifecycle
 from orchestrion.services.context import Context
 from orchestrion.services.participants import (
     ParticipantFields,
@@ -30,6 +39,7 @@ from orchestrion.services.participants import (
     check_distinct,
     load_conversation,
 )
+from orchestrion.services.webhooks import check_callback_urls
 from orchestrion.store.paging import Page, PageRequest
 from orchestrion.store.store import Tx
 
@@ -66,14 +76,6 @@ SNAPSHOT_SETTINGS = (
     "conversationsV1Bridge",
     "workflows",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationView:
-    """A conversation with its participants, as the API shows it."""
-
-    conversation: Conversation
-    participants: tuple[Participant, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +127,6 @@ def _merged(base: Json, override: Json) -> Json:
     return out
 
 
-def effective_status_callbacks(conversation: Conversation) -> list[Json]:
-    """Where this conversation's status callbacks go: its override, else its configuration's."""
-    if conversation.status_callbacks is not None:
-        return list(conversation.status_callbacks)
-    return list(conversation.configuration.get("statusCallbacks") or [])
-
-
 def merge_metadata(current: Mapping[str, str], patch: Mapping[str, str | None], *, replace: bool) -> dict[str, str]:
     """PUT replaces the metadata; PATCH merges it, a None value removing its key."""
     merged: dict[str, str] = {} if replace else dict(current)
@@ -173,6 +168,7 @@ async def create_conversation(ctx: Context, account_sid: str, new: NewConversati
     check_distinct(new.participants)
     if len(new.metadata) > MAX_METADATA_ENTRIES:
         raise InvalidInput(f"metadata has at most {MAX_METADATA_ENTRIES} entries")
+    await check_callback_urls(ctx, new.status_callbacks, "configuration.statusCallbacks")
     async with ctx.store.write() as tx:
         configuration = (
             await tx.configurations.get(account_sid, new.configuration_id)
@@ -196,7 +192,11 @@ async def create_conversation(ctx: Context, account_sid: str, new: NewConversati
             updated_ms=now,
         )
         await tx.conversations.insert(conversation, last_activity_ms=now)
+        await lifecycle.schedule(ctx, tx, conversation, now)
         participants = [await add_participant(tx, conversation, fields, now) for fields in new.participants]
+        await events.conversation_event(ctx, tx, conversation, EventType.CONVERSATION_CREATED, participants)
+        for participant in participants:
+            await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_ADDED, participant)
     log.info("conversation_created", account_sid=account_sid, conversation_id=conversation.id)
     return ConversationView(conversation, tuple(participants))
 
@@ -231,12 +231,19 @@ async def list_conversations(
 async def update_conversation(
     ctx: Context, account_sid: str, conversation_id: str, change: ConversationChange
 ) -> ConversationView:
+    await check_callback_urls(ctx, change.status_callbacks, "configuration.statusCallbacks")
     async with ctx.store.write() as tx:
         current = await load_conversation(tx, account_sid, conversation_id, for_update=True)
         changed = apply_change(current, change)
         if changed != current:
             changed = dataclasses.replace(changed, updated_ms=ctx.clock.now_ms())
             await tx.conversations.update(changed)
+            await events.conversation_event(ctx, tx, changed, EventType.CONVERSATION_UPDATED)
+            if changed.status is not current.status:
+                if changed.status is ConversationStatus.ACTIVE:
+                    # Reopened by hand: that counts as activity, or a status timeout would close it again at once.
+                    await tx.conversations.touch(conversation_id, changed.updated_ms)
+                await _rearm(ctx, tx, changed)
         participants = await tx.participants.all_for([conversation_id])
     if changed.status is not current.status:
         log.info(
@@ -271,6 +278,8 @@ async def reactivate(ctx: Context, tx: Tx, conversation: Conversation) -> Conver
         return conversation
     changed = dataclasses.replace(conversation, status=ConversationStatus.ACTIVE, updated_ms=ctx.clock.now_ms())
     await tx.conversations.update(changed)
+    await events.conversation_event(ctx, tx, changed, EventType.CONVERSATION_UPDATED)
+    await _rearm(ctx, tx, changed)
     log.info(
         "conversation_status_changed",
         account_sid=conversation.account_sid,
@@ -279,3 +288,10 @@ async def reactivate(ctx: Context, tx: Tx, conversation: Conversation) -> Conver
         status=str(changed.status),
     )
     return changed
+
+
+async def _rearm(ctx: Context, tx: Tx, conversation: Conversation) -> None:
+    """A status change may bring the next status timeout earlier: make sure a timer is armed for it."""
+    last_activity = await tx.lifecycle.last_activity_ms(conversation.id)
+    if last_activity is not None:
+        await lifecycle.schedule(ctx, tx, conversation, last_activity)

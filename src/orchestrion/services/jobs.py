@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from orchestrion.domain.models import Job
-from orchestrion.services import actions, sandbox, webhooks
+from orchestrion.services import actions, lifecycle, sandbox, webhooks
 from orchestrion.services.context import Context
 from orchestrion.services.operations import JOB_KIND as OPERATION_JOB
 from orchestrion.services.operations import OperationRunner
@@ -29,4 +29,5 @@ def build_handlers(ctx: Context) -> dict[str, Handler]:
     handlers[actions.SEND_JOB] = actions.SendHandler(ctx, sandbox.default_registry(ctx))
     handlers[sandbox.STEP_JOB] = sandbox.StepHandler(ctx)
     handlers[webhooks.DELIVER_JOB] = webhooks.DeliveryHandler(ctx)
+    handlers[lifecycle.TIMER_JOB] = lifecycle.TimeoutHandler(ctx)
     return handlers

@@ -29,6 +29,8 @@ from orchestrion.domain.lifecycle import action_is_terminal
 from orchestrion.domain.models import Action, ActionStatus, Communication, Endpoint
 from orchestrion.domain.outcomes import Decision, Move, StatusReport, advance_recipients, decide
 from orchestrion.domain.sending import SendRequest, communication_text
+from orchestrion.domain.webhooks import EventType
+from orchestrion.services import events
 from orchestrion.services.communications import record_communication
 from orchestrion.services.context import Context
 from orchestrion.store.store import Tx
@@ -89,6 +91,7 @@ async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:
             completed_ms=now,
         )
         await tx.actions.update(failed)
+        await events.action_updated(ctx, tx, failed)
         log.info("action_failed", action_id=action.id, message_sid=report.message_sid, reason=decision.failure_reason)
         return Applied.CHANGED
     if decision.move is Move.COMPLETE:
@@ -101,6 +104,7 @@ async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:
             action, status=ActionStatus.COMPLETED, related=related, updated_ms=now, completed_ms=now
         )
         await tx.actions.update(completed)
+        await events.action_updated(ctx, tx, completed)
         log.debug("action_completed", action_id=action.id, message_sid=report.message_sid)
         return Applied.CHANGED
     if adopt:
@@ -153,5 +157,8 @@ async def _advance_delivery(ctx: Context, tx: Tx, action: Action, decision: Deci
         dataclasses.replace(r, delivery_status=status)
         for r, status in zip(communication.recipients, moved, strict=True)
     )
-    await tx.communications.set_recipients(communication.id, recipients, ctx.clock.now_ms())
+    now = ctx.clock.now_ms()
+    await tx.communications.set_recipients(communication.id, recipients, now)
+    updated = dataclasses.replace(communication, recipients=recipients, updated_ms=now)
+    await events.communication_event(ctx, tx, EventType.COMMUNICATION_UPDATED, updated)
     return Applied.CHANGED

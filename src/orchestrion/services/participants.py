@@ -15,6 +15,8 @@ from orchestrion.domain import ids
 from orchestrion.domain.channels import Channel, validate_address
 from orchestrion.domain.errors import InvalidInput, InvalidState, NotFound
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
+from orchestrion.domain.webhooks import EventType
+from orchestrion.services import events
 from orchestrion.services.context import Context
 from orchestrion.store.paging import Page, PageRequest
 from orchestrion.store.store import Tx
@@ -98,13 +100,22 @@ async def add_participant(tx: Tx, conversation: Conversation, fields: Participan
     return participant
 
 
+async def admit_participant(
+    ctx: Context, tx: Tx, conversation: Conversation, fields: ParticipantFields, now_ms: int
+) -> Participant:
+    """``add_participant``, announced: a PARTICIPANT_ADDED status callback in the same transaction."""
+    participant = await add_participant(tx, conversation, fields, now_ms)
+    await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_ADDED, participant)
+    return participant
+
+
 async def create_participant(
     ctx: Context, account_sid: str, conversation_id: str, fields: ParticipantFields
 ) -> Participant:
     check_addresses(fields.addresses or ())
     async with ctx.store.write() as tx:
         conversation = await load_conversation(tx, account_sid, conversation_id, for_update=True)
-        return await add_participant(tx, conversation, fields, ctx.clock.now_ms())
+        return await admit_participant(ctx, tx, conversation, fields, ctx.clock.now_ms())
 
 
 async def get_participant(ctx: Context, account_sid: str, conversation_id: str, participant_id: str) -> Participant:
@@ -152,4 +163,22 @@ async def update_participant(
         _check_accepts_participants(conversation)
         changed = dataclasses.replace(changed, updated_ms=ctx.clock.now_ms())
         await tx.participants.update(changed)
+        await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_UPDATED, changed)
         return changed
+
+
+async def remove_participant(ctx: Context, account_sid: str, conversation_id: str, participant_id: str) -> Participant:
+    """Remove a participant (our addition to the API); its addresses are free again. The removed one is returned."""
+    async with ctx.store.write() as tx:
+        conversation = await load_conversation(tx, account_sid, conversation_id, for_update=True)
+        current = (
+            await tx.participants.get(conversation_id, participant_id)
+            if ids.is_id(participant_id, ids.PARTICIPANT)
+            else None
+        )
+        if current is None:
+            raise NotFound("Participant", participant_id)
+        _check_accepts_participants(conversation)
+        await tx.participants.delete(conversation_id, participant_id)  # its addresses go with it (cascade)
+        await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_REMOVED, current)
+        return current

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.models import Account, ApiKey
+from orchestrion.store.database import SqlConnection
 from orchestrion.store.secrets import SecretBox
+from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import accounts, api_keys
 
 
@@ -18,17 +19,18 @@ def hash_secret(secret: str) -> bytes:
 
 
 class AccountRepo:
-    def __init__(self, conn: AsyncConnection, box: SecretBox) -> None:
+    def __init__(self, conn: SqlConnection, box: SecretBox) -> None:
         self._conn = conn
         self._box = box
 
     async def insert(self, account: Account) -> None:
         await self._conn.execute(
-            accounts.insert().values(
+            insert_into(accounts),
+            dict(
                 sid=account.sid,
                 auth_token_enc=self._box.encrypt(account.auth_token),
                 created_ms=account.created_ms,
-            )
+            ),
         )
 
     async def get(self, sid: str) -> Account | None:
@@ -47,9 +49,8 @@ class AccountRepo:
 
     async def insert_key(self, key: ApiKey, secret: str) -> None:
         await self._conn.execute(
-            api_keys.insert().values(
-                sid=key.sid, account_sid=key.account_sid, secret_hash=hash_secret(secret), created_ms=key.created_ms
-            )
+            insert_into(api_keys),
+            dict(sid=key.sid, account_sid=key.account_sid, secret_hash=hash_secret(secret), created_ms=key.created_ms),
         )
 
     async def get_key(self, sid: str) -> tuple[ApiKey, bytes] | None:

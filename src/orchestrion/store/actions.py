@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.models import Action, ActionStatus
+from orchestrion.store.database import PreparedQuery, SqlConnection
 from orchestrion.store.tables import actions
 
 _COLUMNS = (
@@ -25,82 +26,107 @@ _COLUMNS = (
 )
 
 
+# Statements are built once (named SQL): constructing one per call costs
+# several times more than running it (bench/README.md).
+_GET = PreparedQuery(
+    sa.select(*_COLUMNS).where(
+        actions.c.id == sa.bindparam("id"),
+        actions.c.conversation_id == sa.bindparam("conversation_id"),
+        actions.c.account_sid == sa.bindparam("account_sid"),
+    )
+)
+
+
+_BY_ID = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_BY_SID = sa.select(*_COLUMNS).where(actions.c.message_sid == sa.bindparam("b_sid"))
+_BY_SID_LOCKED = _BY_SID.with_for_update()
+_INSERT = actions.insert()
+_UPDATE = (
+    actions.update()
+    .where(actions.c.id == sa.bindparam("b_id"), actions.c.status == str(ActionStatus.PENDING))
+    .values(
+        status=sa.bindparam("v_status"),
+        related=sa.bindparam("v_related", type_=actions.c.related.type),
+        failure_reason=sa.bindparam("v_failure_reason"),
+        message_sid=sa.bindparam("v_message_sid"),
+        updated_ms=sa.bindparam("v_updated_ms"),
+        completed_ms=sa.bindparam("v_completed_ms"),
+    )
+)
+
+
 def _action(row: Any) -> Action:
+    return _action_from(row._mapping)
+
+
+def _action_from(row: Mapping[str, Any]) -> Action:
     return Action(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        account_sid=row.account_sid,
-        type=row.type,
-        status=ActionStatus(row.status),
-        related=row.related,
-        request=row.request,
-        failure_reason=row.failure_reason,
-        created_ms=row.created_ms,
-        updated_ms=row.updated_ms,
-        completed_ms=row.completed_ms,
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        account_sid=row["account_sid"],
+        type=row["type"],
+        status=ActionStatus(row["status"]),
+        related=row["related"],
+        request=row["request"],
+        failure_reason=row["failure_reason"],
+        created_ms=row["created_ms"],
+        updated_ms=row["updated_ms"],
+        completed_ms=row["completed_ms"],
     )
 
 
 class ActionRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, conversation_id: str, action_id: str) -> Action | None:
-        row = (
-            await self._conn.execute(
-                sa.select(*_COLUMNS).where(
-                    actions.c.id == action_id,
-                    actions.c.conversation_id == conversation_id,
-                    actions.c.account_sid == account_sid,
-                )
-            )
-        ).first()
-        return None if row is None else _action(row)
+        row = await self._conn.fetch_row(
+            _GET, {"id": action_id, "conversation_id": conversation_id, "account_sid": account_sid}
+        )
+        return None if row is None else _action_from(row)
 
     async def get_by_id(self, action_id: str, *, for_update: bool = False) -> Action | None:
-        query = sa.select(*_COLUMNS).where(actions.c.id == action_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _BY_ID_LOCKED if for_update else _BY_ID
+        row = (await self._conn.execute(query, {"b_id": action_id})).first()
         return None if row is None else _action(row)
 
     async def get_by_message_sid(self, message_sid: str, *, for_update: bool = False) -> Action | None:
-        query = sa.select(*_COLUMNS).where(actions.c.message_sid == message_sid)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _BY_SID_LOCKED if for_update else _BY_SID
+        row = (await self._conn.execute(query, {"b_sid": message_sid})).first()
         return None if row is None else _action(row)
 
     async def insert(self, a: Action) -> None:
         await self._conn.execute(
-            actions.insert().values(
-                id=a.id,
-                conversation_id=a.conversation_id,
-                account_sid=a.account_sid,
-                type=a.type,
-                status=str(a.status),
-                related=a.related,
-                request=a.request,
-                failure_reason=a.failure_reason,
-                message_sid=a.related.get("messageSid"),
-                created_ms=a.created_ms,
-                updated_ms=a.updated_ms,
-                completed_ms=a.completed_ms,
-            )
+            _INSERT,
+            {
+                "id": a.id,
+                "conversation_id": a.conversation_id,
+                "account_sid": a.account_sid,
+                "type": a.type,
+                "status": str(a.status),
+                "related": a.related,
+                "request": a.request,
+                "failure_reason": a.failure_reason,
+                "message_sid": a.related.get("messageSid"),
+                "created_ms": a.created_ms,
+                "updated_ms": a.updated_ms,
+                "completed_ms": a.completed_ms,
+            },
         )
 
     async def update(self, a: Action) -> bool:
         """Write ``a`` unless the stored action is already terminal (terminal is final)."""
         result = await self._conn.execute(
-            actions.update()
-            .where(actions.c.id == a.id, actions.c.status == str(ActionStatus.PENDING))
-            .values(
-                status=str(a.status),
-                related=a.related,
-                failure_reason=a.failure_reason,
-                message_sid=a.related.get("messageSid"),
-                updated_ms=a.updated_ms,
-                completed_ms=a.completed_ms,
-            )
+            _UPDATE,
+            {
+                "b_id": a.id,
+                "v_status": str(a.status),
+                "v_related": a.related,
+                "v_failure_reason": a.failure_reason,
+                "v_message_sid": a.related.get("messageSid"),
+                "v_updated_ms": a.updated_ms,
+                "v_completed_ms": a.completed_ms,
+            },
         )
         return bool(result.rowcount)

@@ -6,11 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.models import Communication, Endpoint
+from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import communications
 
 
@@ -48,27 +49,34 @@ def _communication(row: Any) -> Communication:
     )
 
 
+_BY_ID = sa.select(communications).where(
+    communications.c.conversation_id == sa.bindparam("b_conv"), communications.c.id == sa.bindparam("b_id")
+)
+_BY_RESOURCE_ID = sa.select(communications).where(
+    communications.c.conversation_id == sa.bindparam("b_conv"),
+    communications.c.resource_id == sa.bindparam("b_resource"),
+)
+_SET_RECIPIENTS = (
+    communications.update()
+    .where(communications.c.id == sa.bindparam("b_id"))
+    .values(
+        recipients=sa.bindparam("v_recipients", type_=communications.c.recipients.type),
+        updated_ms=sa.bindparam("v_updated"),
+    )
+)
+
+
 class CommunicationRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, conversation_id: str, communication_id: str) -> Communication | None:
-        row = (
-            await self._conn.execute(
-                sa.select(communications).where(
-                    communications.c.conversation_id == conversation_id, communications.c.id == communication_id
-                )
-            )
-        ).first()
+        row = (await self._conn.execute(_BY_ID, {"b_conv": conversation_id, "b_id": communication_id})).first()
         return None if row is None else _communication(row)
 
     async def get_by_resource_id(self, conversation_id: str, resource_id: str) -> Communication | None:
         row = (
-            await self._conn.execute(
-                sa.select(communications).where(
-                    communications.c.conversation_id == conversation_id, communications.c.resource_id == resource_id
-                )
-            )
+            await self._conn.execute(_BY_RESOURCE_ID, {"b_conv": conversation_id, "b_resource": resource_id})
         ).first()
         return None if row is None else _communication(row)
 
@@ -81,7 +89,8 @@ class CommunicationRepo:
         try:
             async with self._conn.begin_nested():
                 await self._conn.execute(
-                    communications.insert().values(
+                    insert_into(communications),
+                    dict(
                         id=c.id,
                         conversation_id=c.conversation_id,
                         account_sid=c.account_sid,
@@ -93,7 +102,7 @@ class CommunicationRepo:
                         occurred_ms=c.occurred_ms,
                         created_ms=c.created_ms,
                         updated_ms=c.updated_ms,
-                    )
+                    ),
                 )
         except IntegrityError:
             if c.resource_id is None:
@@ -106,9 +115,12 @@ class CommunicationRepo:
 
     async def set_recipients(self, communication_id: str, recipients: tuple[Endpoint, ...], updated_ms: int) -> None:
         await self._conn.execute(
-            communications.update()
-            .where(communications.c.id == communication_id)
-            .values(recipients=[_endpoint_json(r) for r in recipients], updated_ms=updated_ms)
+            _SET_RECIPIENTS,
+            {
+                "b_id": communication_id,
+                "v_recipients": [_endpoint_json(r) for r in recipients],
+                "v_updated": updated_ms,
+            },
         )
 
     async def list(

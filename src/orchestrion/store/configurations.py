@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Configuration
+from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
 from orchestrion.store.tables import configurations, conversations
 
@@ -30,7 +30,7 @@ def _configuration(row: Any) -> Configuration:
 
 
 class ConfigurationRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, configuration_id: str, *, for_update: bool = False) -> Configuration | None:

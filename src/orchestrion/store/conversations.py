@@ -7,13 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
+from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
-from orchestrion.store.sqlfuncs import greatest
+from orchestrion.store.sqlfuncs import greatest, insert_into
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
 
@@ -60,22 +60,40 @@ def _addresses_json(addresses: Sequence[Address]) -> list[dict[str, str]]:
     return out
 
 
+_CONVERSATION = sa.select(conversations).where(
+    conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id")
+)
+_CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
+_TOUCH = {
+    backend: conversations.update()
+    .where(conversations.c.id == sa.bindparam("b_id"))
+    .values(
+        last_activity_ms=greatest(
+            backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
+        )
+    )
+    for backend in ("sqlite", "postgresql")
+}
+_ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
+    participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
+    participant_addresses.c.channel == sa.bindparam("b_channel"),
+    participant_addresses.c.address == sa.bindparam("b_address"),
+)
+
+
 class ConversationRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
-        query = sa.select(conversations).where(
-            conversations.c.account_sid == account_sid, conversations.c.id == conversation_id
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _CONVERSATION_LOCKED if for_update else _CONVERSATION
+        row = (await self._conn.execute(query, {"b_account": account_sid, "b_id": conversation_id})).first()
         return None if row is None else _conversation(row)
 
     async def insert(self, c: Conversation, *, last_activity_ms: int) -> None:
         await self._conn.execute(
-            conversations.insert().values(
+            insert_into(conversations),
+            dict(
                 id=c.id,
                 account_sid=c.account_sid,
                 configuration_id=c.configuration_id,
@@ -88,7 +106,7 @@ class ConversationRepo:
                 created_ms=c.created_ms,
                 updated_ms=c.updated_ms,
                 last_activity_ms=last_activity_ms,
-            )
+            ),
         )
 
     async def update(self, c: Conversation) -> None:
@@ -105,11 +123,7 @@ class ConversationRepo:
         )
 
     async def touch(self, conversation_id: str, activity_ms: int) -> None:
-        await self._conn.execute(
-            conversations.update()
-            .where(conversations.c.id == conversation_id)
-            .values(last_activity_ms=greatest(self._conn.dialect.name, conversations.c.last_activity_ms, activity_ms))
-        )
+        await self._conn.execute(_TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms})
 
     async def delete(self, account_sid: str, conversation_id: str) -> bool:
         # Children go by ON DELETE CASCADE on both backends.
@@ -143,7 +157,7 @@ class ConversationRepo:
 
 
 class ParticipantRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, conversation_id: str, participant_id: str) -> Participant | None:
@@ -172,17 +186,14 @@ class ParticipantRepo:
     async def find_by_address(self, conversation_id: str, channel: Channel, address: str) -> str | None:
         return (
             await self._conn.execute(
-                sa.select(participant_addresses.c.participant_id).where(
-                    participant_addresses.c.conversation_id == conversation_id,
-                    participant_addresses.c.channel == str(channel),
-                    participant_addresses.c.address == address,
-                )
+                _ADDRESS_OWNER, {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
             )
         ).scalar()
 
     async def insert(self, p: Participant) -> None:
         await self._conn.execute(
-            participants.insert().values(
+            insert_into(participants),
+            dict(
                 id=p.id,
                 conversation_id=p.conversation_id,
                 account_sid=p.account_sid,
@@ -192,7 +203,7 @@ class ParticipantRepo:
                 addresses=_addresses_json(p.addresses),
                 created_ms=p.created_ms,
                 updated_ms=p.updated_ms,
-            )
+            ),
         )
         await self._claim_addresses(p)
 
@@ -221,12 +232,13 @@ class ParticipantRepo:
             try:
                 async with self._conn.begin_nested():
                     await self._conn.execute(
-                        participant_addresses.insert().values(
+                        insert_into(participant_addresses),
+                        dict(
                             conversation_id=p.conversation_id,
                             channel=str(a.channel),
                             address=a.address,
                             participant_id=p.id,
-                        )
+                        ),
                     )
             except IntegrityError as error:
                 owner = await self.find_by_address(p.conversation_id, a.channel, a.address)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestrion.store.database import SqlConnection
+from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import idempotency_keys
 
 
@@ -20,7 +21,7 @@ class StoredResponse:
 
 
 class IdempotencyRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, key: str, now_ms: int) -> StoredResponse | None:
@@ -49,7 +50,8 @@ class IdempotencyRepo:
         try:
             async with self._conn.begin_nested():
                 await self._conn.execute(
-                    idempotency_keys.insert().values(
+                    insert_into(idempotency_keys),
+                    dict(
                         account_sid=account_sid,
                         key=key,
                         fingerprint=response.fingerprint,
@@ -57,7 +59,7 @@ class IdempotencyRepo:
                         headers=response.headers,
                         body=response.body,
                         expires_ms=expires_ms,
-                    )
+                    ),
                 )
         except IntegrityError:
             return False

@@ -15,7 +15,7 @@ _HERE = Path(__file__).resolve().parent
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_HERE / "migrations"))
-    config.set_main_option("sqlalchemy.url", DatabaseUrl.parse(url).async_url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", DatabaseUrl.parse(url).sqlalchemy_url.replace("%", "%%"))
     return config
 
 

@@ -26,7 +26,7 @@ class PgListener:
     """Keeps one connection LISTENing; reconnects with a capped delay when it drops."""
 
     def __init__(self, url: str, channel: str, on_notify: Callable[[], None]) -> None:
-        self._dsn = DatabaseUrl.parse(url).async_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._dsn = DatabaseUrl.parse(url).asyncpg_dsn
         self._channel = channel
         self._on_notify = on_notify
 

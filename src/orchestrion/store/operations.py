@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orchestrion.domain.models import Operation, OperationStatus
+from orchestrion.store.database import SqlConnection
+from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import operations
 
 
@@ -26,7 +27,7 @@ def _operation(row: Any) -> Operation:
 
 
 class OperationRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, operation_id: str) -> Operation | None:
@@ -43,7 +44,8 @@ class OperationRepo:
 
     async def insert(self, op: Operation, request: dict[str, Any]) -> None:
         await self._conn.execute(
-            operations.insert().values(
+            insert_into(operations),
+            dict(
                 id=op.id,
                 account_sid=op.account_sid,
                 kind=op.kind,
@@ -54,7 +56,7 @@ class OperationRepo:
                 created_ms=op.created_ms,
                 updated_ms=op.updated_ms,
                 completed_ms=op.completed_ms,
-            )
+            ),
         )
 
     async def update(self, op: Operation) -> None:

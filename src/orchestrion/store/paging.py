@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orchestrion.store.database import SqlConnection
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ class Page(Generic[T]):
 
 
 async def fetch_page(
-    conn: AsyncConnection,
+    conn: SqlConnection,
     query: sa.Select[Any],
     id_column: sa.ColumnElement[str],
     request: PageRequest,

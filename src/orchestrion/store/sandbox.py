@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestrion.store.database import SqlConnection
+from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import sandbox_messages
 
 
@@ -57,23 +58,32 @@ def _message(row: Any) -> SandboxMessage:
     )
 
 
+_BY_SID = sa.select(sandbox_messages).where(sandbox_messages.c.sid == sa.bindparam("b_sid"))
+_BY_SID_LOCKED = _BY_SID.with_for_update()
+_BY_KEY = sa.select(sandbox_messages).where(sandbox_messages.c.idempotency_key == sa.bindparam("b_key"))
+_SET_STATUS = (
+    sandbox_messages.update()
+    .where(sandbox_messages.c.sid == sa.bindparam("b_sid"))
+    .values(
+        status=sa.bindparam("v_status"),
+        error_code=sa.bindparam("v_error_code"),
+        error_message=sa.bindparam("v_error_message"),
+        history=sa.bindparam("v_history", type_=sandbox_messages.c.history.type),
+        updated_ms=sa.bindparam("v_updated_ms"),
+    )
+)
+
+
 class SandboxRepo:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, sid: str, *, for_update: bool = False) -> SandboxMessage | None:
-        query = sa.select(sandbox_messages).where(sandbox_messages.c.sid == sid)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        row = (await self._conn.execute(_BY_SID_LOCKED if for_update else _BY_SID, {"b_sid": sid})).first()
         return None if row is None else _message(row)
 
     async def get_by_key(self, idempotency_key: str) -> SandboxMessage | None:
-        row = (
-            await self._conn.execute(
-                sa.select(sandbox_messages).where(sandbox_messages.c.idempotency_key == idempotency_key)
-            )
-        ).first()
+        row = (await self._conn.execute(_BY_KEY, {"b_key": idempotency_key})).first()
         return None if row is None else _message(row)
 
     async def insert(self, m: SandboxMessage) -> SandboxMessage:
@@ -84,7 +94,8 @@ class SandboxRepo:
         try:
             async with self._conn.begin_nested():
                 await self._conn.execute(
-                    sandbox_messages.insert().values(
+                    insert_into(sandbox_messages),
+                    dict(
                         sid=m.sid,
                         account_sid=m.account_sid,
                         idempotency_key=m.idempotency_key,
@@ -103,7 +114,7 @@ class SandboxRepo:
                         history=m.history,
                         created_ms=m.created_ms,
                         updated_ms=m.updated_ms,
-                    )
+                    ),
                 )
         except IntegrityError:
             existing = await self.get_by_key(m.idempotency_key)
@@ -129,15 +140,15 @@ class SandboxRepo:
             return
         history = [*current.history, {"status": status, "at": now_ms}]
         await self._conn.execute(
-            sandbox_messages.update()
-            .where(sandbox_messages.c.sid == sid)
-            .values(
-                status=status,
-                error_code=error_code,
-                error_message=error_message,
-                history=history,
-                updated_ms=now_ms,
-            )
+            _SET_STATUS,
+            {
+                "b_sid": sid,
+                "v_status": status,
+                "v_error_code": error_code,
+                "v_error_message": error_message,
+                "v_history": history,
+                "v_updated_ms": now_ms,
+            },
         )
 
     async def list(

@@ -1,7 +1,8 @@
-"""SQL functions whose names differ between SQLite and PostgreSQL."""
+"""SQL helpers shared by the repositories: dialect differences, prebuilt statements."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,3 +13,13 @@ def greatest(backend: str, *values: Any) -> sa.ColumnElement[Any]:
     if backend == "sqlite":
         return sa.func.max(*values)
     return sa.func.greatest(*values)
+
+
+@functools.cache
+def insert_into(table: sa.Table) -> sa.Insert:
+    """One INSERT statement per table, built once; values go in as parameters.
+
+    Building a statement costs several times more than running it, so hot
+    paths reuse statements (named SQL) instead of calling ``.values()``.
+    """
+    return table.insert()

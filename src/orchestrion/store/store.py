@@ -11,25 +11,27 @@ import contextlib
 from collections.abc import AsyncIterator
 from functools import cached_property
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from orchestrion.store.accounts import AccountRepo
 from orchestrion.store.actions import ActionRepo
 from orchestrion.store.communications import CommunicationRepo
 from orchestrion.store.configurations import ConfigurationRepo
 from orchestrion.store.conversations import ConversationRepo, ParticipantRepo
-from orchestrion.store.database import Database
+from orchestrion.store.database import Database, SqlConnection
 from orchestrion.store.idempotency import IdempotencyRepo
+from orchestrion.store.ingestion import IngestionRepo
 from orchestrion.store.jobs import JobRepo
+from orchestrion.store.lifecycle import ClockRepo, LifecycleRepo
 from orchestrion.store.operations import OperationRepo
+from orchestrion.store.profiles import ProfileRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
+from orchestrion.store.webhooks import WebhookRepo
 
 
 class Tx:
     """Repositories bound to one connection."""
 
-    def __init__(self, conn: AsyncConnection, backend: str, box: SecretBox) -> None:
+    def __init__(self, conn: SqlConnection, backend: str, box: SecretBox) -> None:
         self.conn = conn
         self._backend = backend
         self._box = box
@@ -73,6 +75,26 @@ class Tx:
     @cached_property
     def sandbox(self) -> SandboxRepo:
         return SandboxRepo(self.conn)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepo:
+        return WebhookRepo(self.conn)
+
+    @cached_property
+    def lifecycle(self) -> LifecycleRepo:
+        return LifecycleRepo(self.conn)
+
+    @cached_property
+    def clock(self) -> ClockRepo:
+        return ClockRepo(self.conn)
+
+    @cached_property
+    def ingestion(self) -> IngestionRepo:
+        return IngestionRepo(self.conn, self._backend)
+
+    @cached_property
+    def profiles(self) -> ProfileRepo:
+        return ProfileRepo(self.conn)
 
 
 class Store:

@@ -89,6 +89,7 @@ participants = sa.Table(
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
     sa.Index(None, "conversation_id", "id"),
+    sa.Index(None, "profile_id"),  # inbound GROUP_BY_PROFILE: the conversations of a profile
 )
 
 # One row per (conversation, channel, address): enforces uniqueness and
@@ -102,6 +103,7 @@ participant_addresses = sa.Table(
     sa.Column("participant_id", ID, sa.ForeignKey("participants.id", ondelete="CASCADE"), nullable=False),
     sa.PrimaryKeyConstraint("conversation_id", "channel", "address"),
     sa.Index(None, "participant_id"),
+    sa.Index(None, "channel", "address"),  # inbound grouping: which conversations hold an address
 )
 
 communications = sa.Table(
@@ -213,4 +215,70 @@ sandbox_messages = sa.Table(
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
     sa.Index(None, "account_sid", "created_ms"),
+)
+
+# Status callbacks: one row per event and callback URL (the envelope, exactly
+# as sent), and one per attempt at delivering it. No foreign key to the
+# conversation: events already emitted still go out after it is deleted.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("conversation_id", ID, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failure_reason", sa.Text, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("completed_ms", MS, nullable=True),
+    sa.Index(None, "account_sid", "conversation_id", "id"),
+    sa.Index(None, "completed_ms"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("delivery_id", ID, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("request_id", sa.String(34), nullable=True),
+    sa.Column("started_ms", MS, nullable=True),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.PrimaryKeyConstraint("delivery_id", "number"),
+)
+
+# Lifecycle timers: at most one pending status-timeout job per conversation,
+# due at ``due_ms`` (a job whose due time is not this row's is stale).
+conversation_timers = sa.Table(
+    "conversation_timers",
+    metadata,
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("due_ms", MS, nullable=False),
+)
+
+# The test clock (an emulator feature, off unless enabled): how far the
+# server's time runs ahead of the wall clock, shared by every process.
+test_clock = sa.Table(
+    "test_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("offset_ms", MS, nullable=False),
+)
+
+# The built-in profile store (GROUP_BY_PROFILE): a customer's address (a bare
+# number stands for it on SMS, WhatsApp and RCS) linked to a ``mem_profile_...`` id.
+profile_addresses = sa.Table(
+    "profile_addresses",
+    metadata,
+    sa.Column("account_sid", sa.String(34), primary_key=True),
+    sa.Column("address", sa.String(256), primary_key=True),
+    sa.Column("profile_id", sa.String(64), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Index(None, "profile_id"),
 )

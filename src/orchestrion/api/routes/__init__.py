@@ -6,20 +6,29 @@ from starlette.routing import BaseRoute
 
 from orchestrion.api.routes import (
     actions,
+    clock,
     communications,
     configurations,
     conversations,
+    inbound,
     operations,
     participants,
     sandbox,
+    sandbox_inbound,
+    webhooks,
 )
 
+# Starlette tries routes in order: the polled action status comes first.
 ROUTES: list[BaseRoute] = [
+    *actions.routes,
     *configurations.routes,
     *operations.routes,
     *conversations.routes,
     *participants.routes,
     *communications.routes,
-    *actions.routes,
     *sandbox.routes,
+    *clock.routes,
+    *sandbox_inbound.routes,
+    *inbound.routes,
+    *webhooks.routes,
 ]

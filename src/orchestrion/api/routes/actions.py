@@ -11,10 +11,10 @@ from orchestrion.api.context import authenticate, state
 from orchestrion.api.jsonio import JSONResponse, describe, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.schemas.actions import ActionEnvelope, SendMessageBody
-from orchestrion.api.wire.actions import action
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.sending import ACTION_TYPE
 from orchestrion.services import actions
+from orchestrion.wire.actions import action
 
 LIST = "/v2/Conversations/{ConversationId}/Actions"
 ONE = "/v2/Conversations/{ConversationId}/Actions/{ActionId}"

@@ -12,8 +12,8 @@ from orchestrion.api.openapi import documented
 from orchestrion.api.pagination import envelope, page_request
 from orchestrion.api.schemas.communications import CreateCommunicationBody
 from orchestrion.api.schemas.participants import text_param
-from orchestrion.api.wire.communications import communication
 from orchestrion.services import communications
+from orchestrion.wire.communications import communication
 
 LIST = "/v2/Conversations/{ConversationId}/Communications"
 ONE = "/v2/Conversations/{ConversationId}/Communications/{id}"

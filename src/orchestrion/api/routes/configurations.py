@@ -19,11 +19,12 @@ from orchestrion.api.schemas.configurations import (
     PatchConfigurationIn,
     ReplaceConfigurationIn,
 )
-from orchestrion.api.wire.configurations import configuration
 from orchestrion.domain import ids
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.models import Configuration
 from orchestrion.services import configurations
+from orchestrion.services.webhooks import check_callback_urls
+from orchestrion.wire.configurations import configuration
 
 LIST = "/v2/ControlPlane/Configurations"
 ONE = "/v2/ControlPlane/Configurations/{id}"
@@ -61,6 +62,7 @@ async def fetch(request: Request) -> Response:
 async def create(request: Request) -> Response:
     account_sid = await authenticate(request)
     body = await read_json(request, CreateConfigurationIn)
+    await check_callback_urls(state(request).ctx, body.payload().get("statusCallbacks"), "statusCallbacks")
     configuration_id = ids.new_id(ids.CONFIGURATION)
     return await accepted(
         request,
@@ -77,6 +79,7 @@ async def _change(
     request: Request, account_sid: str, kind: str, body: ReplaceConfigurationIn | PatchConfigurationIn
 ) -> Response:
     configuration_id: str = request.path_params["id"]
+    await check_callback_urls(state(request).ctx, body.payload().get("statusCallbacks"), "statusCallbacks")
     return await accepted(
         request,
         account_sid,

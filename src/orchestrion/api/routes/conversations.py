@@ -17,11 +17,10 @@ from orchestrion.api.schemas.conversations import (
     ReplaceConversationBody,
 )
 from orchestrion.api.schemas.participants import text_param
-from orchestrion.api.wire.conversations import conversation
 from orchestrion.domain.errors import InvalidInput
-from orchestrion.domain.models import ConversationStatus
+from orchestrion.domain.models import ConversationStatus, ConversationView
 from orchestrion.services import conversations
-from orchestrion.services.conversations import ConversationView
+from orchestrion.wire.conversations import conversation
 
 LIST = "/v2/Conversations"
 ONE = "/v2/Conversations/{id}"

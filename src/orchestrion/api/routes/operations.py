@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 from orchestrion.api.context import authenticate, base_url, state
 from orchestrion.api.jsonio import JSONResponse
 from orchestrion.api.openapi import documented
-from orchestrion.api.wire.operations import operation
+from orchestrion.api.views.operations import operation
 from orchestrion.services import operations
 
 

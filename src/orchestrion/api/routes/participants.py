@@ -11,8 +11,8 @@ from orchestrion.api.jsonio import JSONResponse, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.pagination import envelope, page_request
 from orchestrion.api.schemas.participants import CreateParticipantBody, UpdateParticipantBody
-from orchestrion.api.wire.participants import participant
 from orchestrion.services import participants
+from orchestrion.wire.participants import participant
 
 LIST = "/v2/Conversations/{ConversationId}/Participants"
 ONE = "/v2/Conversations/{ConversationId}/Participants/{id}"
@@ -66,9 +66,20 @@ async def update(request: Request) -> Response:
     return JSONResponse(participant(updated))
 
 
+@documented("DeleteParticipantInConversation", "Remove a participant (Orchestrion's addition)", status=204)
+async def delete(request: Request) -> Response:
+    """204 No Content; the participant's addresses are free again. Not in the reference document."""
+    account_sid = await authenticate(request)
+    await participants.remove_participant(
+        state(request).ctx, account_sid, request.path_params["ConversationId"], request.path_params["id"]
+    )
+    return Response(status_code=204)
+
+
 routes: list[BaseRoute] = [
     Route(LIST, create, methods=["POST"]),
     Route(LIST, list_, methods=["GET"]),
     Route(ONE, fetch, methods=["GET"]),
     Route(ONE, update, methods=["PUT"]),
+    Route(ONE, delete, methods=["DELETE"]),
 ]

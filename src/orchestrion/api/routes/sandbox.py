@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from orchestrion.api.context import authenticate, state
 from orchestrion.api.jsonio import JSONResponse
 from orchestrion.api.openapi import documented
-from orchestrion.api.wire.sandbox import message
+from orchestrion.api.views.sandbox import message
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.services import sandbox
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrion.api.wire.participants import participant
 from orchestrion.domain.clock import to_wire
-from orchestrion.domain.models import Conversation
-from orchestrion.services.conversations import ConversationView, effective_status_callbacks
+from orchestrion.domain.models import Conversation, ConversationView, effective_status_callbacks
+from orchestrion.wire.participants import participant
 
 # What a conversation shows of its configuration snapshot, in this order.
 _SHOWN = (

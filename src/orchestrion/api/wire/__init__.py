@@ -1,1 +1,0 @@
-"""Responses: domain records rendered as the camelCase JSON the SDKs read."""
