@@ -6,6 +6,8 @@ Runs, against each target in turn (one server at a time on the machine):
   drain   wait until every created action is terminal (dispatch backlog)
   GET     closed-loop action-status reads of the actions created above
   e2e     create-to-terminal latency, polling each action
+  inbound closed-loop signed Twilio webhooks (/twilio/{AccountSid}/messages)
+          captured as Communications, then counted through the API
 
 See bench/README.md for what every number means. Loopback only; every loop is
 bounded in time and count; child processes are killed on any exit.
@@ -19,6 +21,8 @@ import atexit
 import base64
 import contextlib
 import gc
+import hashlib
+import hmac
 import importlib.util
 import itertools
 import math
@@ -38,7 +42,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
@@ -59,8 +63,14 @@ MAX_REQUESTS_PER_PHASE = 5_000_000
 ACTIONS_PER_CONVERSATION = 20
 MEMORY_STORE_ID = "mem_store_01jq7z8k9m0n1p2q3r4s5t6v7w"
 FROM_ADDRESS = "+15005550006"
+# Inbound phase: customers write to this number, from this many distinct numbers.
+INBOUND_TO = FROM_ADDRESS
+INBOUND_CUSTOMERS = 200
+PHASES = ("post", "get", "e2e", "inbound")
 
-Request = tuple[str, str, bytes | None]
+# (method, path, body) or (method, path, body, extra header lines); the extra
+# lines, when given, replace the default JSON Content-Type.
+Request = tuple[str, str, bytes | None] | tuple[str, str, bytes | None, bytes]
 
 
 # --------------------------------------------------------------------------
@@ -68,7 +78,12 @@ Request = tuple[str, str, bytes | None]
 
 
 class Client(Protocol):
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]: ...
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, headers: bytes = b""
+    ) -> tuple[int, bytes]: ...
+
+
+_JSON_CT = b"Content-Type: application/json\r\n"
 
 
 class RawConnection:
@@ -91,7 +106,10 @@ class RawConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, headers: bytes = b""
+    ) -> tuple[int, bytes]:
+        """``headers``: extra raw header lines (each ending in CRLF), sent instead of the JSON Content-Type."""
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
             sock = self._writer.get_extra_info("socket")
@@ -103,8 +121,8 @@ class RawConnection:
             writer.write(b"%s %s%s\r\n" % (method.encode(), path.encode(), self._tail))
         else:
             writer.write(
-                b"%s %s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (method.encode(), path.encode(), self._tail, len(body), body)
+                b"%s %s%s%sContent-Length: %d\r\n\r\n%s"
+                % (method.encode(), path.encode(), self._tail, headers or _JSON_CT, len(body), body)
             )
         try:
             status, data, close = await self._read_response(reader)
@@ -156,11 +174,17 @@ class HttpxClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, headers: bytes = b""
+    ) -> tuple[int, bytes]:
         if body is None:
             r = await self._client.request(method, path)
         else:
-            r = await self._client.request(method, path, content=body, headers=self._JSON)
+            extra = self._JSON
+            if headers:
+                lines = headers.decode().strip().split("\r\n")
+                extra = dict(tuple(x.strip() for x in line.split(":", 1)) for line in lines)  # type: ignore[misc]
+            r = await self._client.request(method, path, content=body, headers=extra)
         return r.status_code, r.content
 
 
@@ -760,7 +784,8 @@ def _path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def create_configuration(client: Client, timeout_s: float) -> str:
+async def create_configuration(client: Client, timeout_s: float, **extra: Any) -> str:
+    """A configuration (``extra`` overrides or adds body fields), once its operation is COMPLETED."""
     _, body = await _call(
         client, "POST", "/v2/ControlPlane/Configurations",
         {
@@ -768,6 +793,7 @@ async def create_configuration(client: Client, timeout_s: float) -> str:
             "description": "bench",
             "conversationGroupingType": "GROUP_BY_PARTICIPANT_ADDRESSES",
             "memoryStoreId": MEMORY_STORE_ID,
+            **extra,
         },
     )  # fmt: skip
     config_id = (body.get("related") or {}).get("configurationId") or body.get("id")
@@ -819,6 +845,102 @@ def send_message_body(recipient_index: int) -> bytes:
             },
         }
     )
+
+
+def twilio_signature(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> str:
+    """X-Twilio-Signature of a form POST: base64(HMAC-SHA1(token, url + sorted name+value pairs)).
+
+    The same as twilio.request_validator.RequestValidator(token).compute_signature(url, dict(params)).
+    """
+    payload = url + "".join(name + value for name, value in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+class InboundFeed:
+    """Signed Twilio "message comes in" webhooks, built before the phase so the client stays cheap.
+
+    Each has its own MessageSid (a repeat would be absorbed as a Twilio retry);
+    senders go round-robin over INBOUND_CUSTOMERS numbers, so the messages
+    land in that many conversations (one per sender). ``cycle``: reuse the
+    messages once all are sent (the baseline, which keeps nothing).
+    """
+
+    def __init__(self, base_url: str, account_sid: str, auth_token: str, n: int, cycle: bool) -> None:
+        self.path = f"/twilio/{account_sid}/messages"
+        url = base_url + self.path  # what the server rebuilds from the Host header
+        run = secrets.token_hex(6)
+        self._requests: list[Request] = []
+        self.sids: list[str] = []
+        for i in range(n):
+            sid = f"SM{run}{i:020x}"
+            params = [
+                ("AccountSid", account_sid),
+                ("Body", f"inbound {i}"),
+                ("From", f"+1415555{i % INBOUND_CUSTOMERS:04d}"),
+                ("MessageSid", sid),
+                ("NumMedia", "0"),
+                ("SmsSid", sid),
+                ("To", INBOUND_TO),
+            ]
+            headers = b"Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\n" % (
+                twilio_signature(url, params, auth_token).encode()
+            )
+            self._requests.append(("POST", self.path, urlencode(params).encode(), headers))
+            self.sids.append(sid)
+        self._cycle = cycle
+        self._n = 0
+        self.accepted = 0  # 2xx answers, warmup included
+
+    def next(self) -> Request | None:
+        if self._n >= len(self._requests) and (not self._cycle or not self._requests):
+            return None
+        req = self._requests[self._n % len(self._requests)]
+        self._n += 1
+        return req
+
+    def on_ok(self, req: Request, data: bytes) -> None:
+        self.accepted += 1
+
+    @property
+    def used(self) -> int:
+        return self._n
+
+
+async def _list_all(client: Client, path: str, key: str, timeout_s: float) -> list[dict[str, Any]]:
+    """Every item of a paged list endpoint."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    sep = "&" if "?" in path else "?"
+    while True:
+        url = f"{path}{sep}pageSize=1000" + (f"&pageToken={token}" if token else "")
+        _, body = await _call(client, "GET", url, timeout_s=timeout_s)
+        items.extend(body.get(key) or [])
+        token = (body.get("meta") or {}).get("nextToken")
+        if not token:
+            return items
+
+
+async def count_inbound(
+    clients: Sequence[Client], config_id: str, sids: Sequence[str], timeout_s: float
+) -> dict[str, Any]:
+    """How many of the sent MessageSids are Communications, in how many conversations of ``config_id``."""
+    start = time.perf_counter()
+    async with asyncio.timeout(timeout_s):
+        convs = await _list_all(clients[0], "/v2/Conversations", "conversations", timeout_s)
+        mine = [str(c["id"]) for c in convs if c.get("configurationId") == config_id]
+        wanted = set(sids)
+        found: set[str] = set()
+        todo = iter(mine)
+
+        async def worker(client: Client) -> None:
+            for conv in todo:
+                path = f"/v2/Conversations/{conv}/Communications"
+                for comm in await _list_all(client, path, "communications", timeout_s):
+                    if comm.get("channelId") in wanted:
+                        found.add(str(comm["channelId"]))
+
+        await asyncio.gather(*(worker(c) for c in clients))
+    return {"communications": len(found), "conversations": len(mine), "count_s": time.perf_counter() - start}
 
 
 class ActionFeed:
@@ -1015,9 +1137,14 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         def pool(size: int) -> ClientPool:
             return ClientPool(args.client, running.host, running.port, running.auth_header, size)
 
+        phases = set(args.phase_list)
         # --- setup
         n_conv = max(1, -(-(args.actions + args.latency_actions) // ACTIONS_PER_CONVERSATION))
-        if running.stores_actions:
+        conversations: list[str] = []
+        budget: int | None = None
+        if not phases & {"post", "get", "e2e"}:
+            pass  # no action phase: no conversations needed
+        elif running.stores_actions:
             p = pool(c)
             try:
                 t0 = time.perf_counter()
@@ -1032,48 +1159,78 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
                 await p.aclose()
             _log(f"{spec.name}: {len(conversations)} conversations in "
                  f"{result['setup']['seconds']:.1f}s")  # fmt: skip
-            budget: int | None = args.actions
+            budget = args.actions
         else:
             conversations = [f"conv_conversation_baseline{i:06d}" for i in range(n_conv)]
-            budget = None
-        feed = ActionFeed(conversations, budget)
-
-        # --- POST
+        feed = ActionFeed(conversations or ["none"], budget)
         action_paths: list[str] = []
+        if "post" in phases:
+            await _post_get_phases(ctx, spec, running, result, feed, budget, action_paths, meter, pool)
+        if "e2e" in phases:
+            await _e2e_phase(ctx, spec, running, result, feed, meter, pool)
+        if "inbound" in phases:
+            await _inbound_phase(ctx, spec, running, result, meter, pool)
+        for p_ in running.procs:
+            if p_.poll() is not None:
+                result["warning"] = f"process exited with {p_.returncode} during the run"
+    except Exception as exc:  # noqa: BLE001 - report it and go on with the next target
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        _log(f"{spec.name}: FAILED {result['error']}\n{log_tail(running.log_paths)}")
+    finally:
+        await stop_running(ctx, running)
+        gc.collect()
+    return result
 
-        def on_created(req: Request, data: bytes) -> None:
-            action_paths.append(f"{req[1]}/{orjson.loads(data)['id']}")
 
+async def _post_get_phases(
+    ctx: RunContext,
+    spec: TargetSpec,
+    running: Running,
+    result: dict[str, Any],
+    feed: ActionFeed,
+    budget: int | None,
+    action_paths: list[str],
+    meter: Callable[[], CpuMeter],
+    pool: Callable[[int], ClientPool],
+) -> None:
+    args = ctx.args
+    c = args.concurrency
+    # --- POST
+
+    def on_created(req: Request, data: bytes) -> None:
+        action_paths.append(f"{req[1]}/{orjson.loads(data)['id']}")
+
+    p = pool(c)
+    try:
+        if args.warmup_s > 0:
+            # Warmup may take at most a tenth of the action budget.
+            warm_cap = args.actions // 10
+
+            def next_warm() -> Request | None:
+                return feed.next() if budget is None or feed.used < warm_cap else None
+
+            await closed_loop(p.clients, args.warmup_s, next_warm, on_created, meter, 10)
+        post_start = time.perf_counter()
+        post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, meter, args.grace_s)
+    finally:
+        await p.aclose()
+    result["post"] = post.report()
+    _log(f"{spec.name}: POST {post.ok} ok in {post.elapsed_s:.1f}s, errors {dict(post.errors)}")
+    if not action_paths:
+        raise ApiError("no action was created; samples: " + "; ".join(post.error_samples))
+
+    # --- drain the dispatch backlog before reading, so GET runs on a quiet server
+    if running.stores_actions:
         p = pool(c)
         try:
-            if args.warmup_s > 0:
-                # Warmup may take at most a tenth of the action budget.
-                warm_cap = args.actions // 10
-
-                def next_warm() -> Request | None:
-                    return feed.next() if budget is None or feed.used < warm_cap else None
-
-                await closed_loop(p.clients, args.warmup_s, next_warm, on_created, meter, 10)
-            post_start = time.perf_counter()
-            post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, meter, args.grace_s)
+            d = await drain(p.clients, action_paths, args.drain_timeout_s)
         finally:
             await p.aclose()
-        result["post"] = post.report()
-        _log(f"{spec.name}: POST {post.ok} ok in {post.elapsed_s:.1f}s, errors {dict(post.errors)}")
-        if not action_paths:
-            raise ApiError("no action was created; samples: " + "; ".join(post.error_samples))
+        d["since_post_start_s"] = time.perf_counter() - post_start
+        result["drain"] = d
+        _log(f"{spec.name}: drain {d}")
 
-        # --- drain the dispatch backlog before reading, so GET runs on a quiet server
-        if running.stores_actions:
-            p = pool(c)
-            try:
-                d = await drain(p.clients, action_paths, args.drain_timeout_s)
-            finally:
-                await p.aclose()
-            d["since_post_start_s"] = time.perf_counter() - post_start
-            result["drain"] = d
-            _log(f"{spec.name}: drain {d}")
-
+    if "get" in args.phase_list:
         # --- GET
         n_paths = len(action_paths)
         counter = itertools.count()
@@ -1093,30 +1250,81 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
         result["get"] = get.report()
         _log(f"{spec.name}: GET {get.ok} ok in {get.elapsed_s:.1f}s, errors {dict(get.errors)}")
 
-        # --- create -> terminal
-        lc = args.latency_concurrency
-        feed.extend(args.latency_actions)  # keeps the round-robin going: <= 20 per conversation
-        p = pool(lc)
+
+async def _e2e_phase(
+    ctx: RunContext,
+    spec: TargetSpec,
+    running: Running,
+    result: dict[str, Any],
+    feed: ActionFeed,
+    meter: Callable[[], CpuMeter],
+    pool: Callable[[int], ClientPool],
+) -> None:
+    args = ctx.args
+    feed.extend(args.latency_actions)  # keeps the round-robin going: <= 20 per conversation
+    p = pool(args.latency_concurrency)
+    try:
+        e2e, extra = await create_to_terminal(
+            p.clients, feed, args.duration_s, args.latency_actions,
+            args.poll_ms / 1000.0, args.action_timeout_s, meter,
+        )  # fmt: skip
+    finally:
+        await p.aclose()
+    result["e2e"] = {**e2e.report(), **extra}
+    _log(f"{spec.name}: e2e {e2e.ok} terminal, errors {dict(e2e.errors)}")
+    result["total_actions_created"] = feed.used if running.stores_actions else None
+
+
+async def _inbound_phase(
+    ctx: RunContext,
+    spec: TargetSpec,
+    running: Running,
+    result: dict[str, Any],
+    meter: Callable[[], CpuMeter],
+    pool: Callable[[int], ClientPool],
+) -> None:
+    """Signed inbound webhooks in a closed loop; then count the Communications they became."""
+    args = ctx.args
+    c = args.concurrency
+    config_id: str | None = None
+    if running.stores_actions:
+        p = pool(1)
         try:
-            e2e, extra = await create_to_terminal(
-                p.clients, feed, args.duration_s, args.latency_actions,
-                args.poll_ms / 1000.0, args.action_timeout_s, meter,
+            config_id = await create_configuration(
+                p.clients[0], args.setup_timeout_s,
+                displayName="bench inbound",
+                conversationGroupingType="GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE",
+                channelSettings={"SMS": {"captureRules": [{"from": "*", "to": INBOUND_TO}]}},
             )  # fmt: skip
         finally:
             await p.aclose()
-        result["e2e"] = {**e2e.report(), **extra}
-        _log(f"{spec.name}: e2e {e2e.ok} terminal, errors {dict(e2e.errors)}")
-        result["total_actions_created"] = feed.used if running.stores_actions else None
-        for p_ in running.procs:
-            if p_.poll() is not None:
-                result["warning"] = f"process exited with {p_.returncode} during the run"
-    except Exception as exc:  # noqa: BLE001 - report it and go on with the next target
-        result["error"] = f"{type(exc).__name__}: {exc}"
-        _log(f"{spec.name}: FAILED {result['error']}\n{log_tail(running.log_paths)}")
+    # The baseline cycles over a small set; a real target gets one unique message per request.
+    n = args.inbound_messages if running.stores_actions else min(args.inbound_messages, 5000)
+    feed = InboundFeed(running.base_url, ctx.account_sid, ctx.auth_token, n, cycle=not running.stores_actions)
+    p = pool(c)
+    try:
+        if args.warmup_s > 0:
+            warm_cap = n // 10
+
+            def next_warm() -> Request | None:
+                return feed.next() if not running.stores_actions or feed.used < warm_cap else None
+
+            await closed_loop(p.clients, args.warmup_s, next_warm, feed.on_ok, meter, 10)
+        inbound = await closed_loop(p.clients, args.duration_s, feed.next, feed.on_ok, meter, args.grace_s)
     finally:
-        await stop_running(ctx, running)
-        gc.collect()
-    return result
+        await p.aclose()
+    result["inbound"] = {**inbound.report(), "accepted": feed.accepted if running.stores_actions else None}
+    _log(f"{spec.name}: INBOUND {inbound.ok} ok in {inbound.elapsed_s:.1f}s, errors {dict(inbound.errors)}")
+    if config_id is not None:
+        p = pool(min(c, 8))
+        try:
+            counted = await count_inbound(p.clients, config_id, feed.sids[: feed.used], args.setup_timeout_s)
+        finally:
+            await p.aclose()
+        result["inbound"].update(counted)
+        _log(f"{spec.name}: inbound check {counted} (accepted {feed.accepted})")
+        if counted["communications"] != feed.accepted:
+            result["inbound"]["mismatch"] = True
 
 
 # --------------------------------------------------------------------------
@@ -1155,11 +1363,12 @@ def _joined(phase: str, *keys: str, fmt: str = "{}") -> Callable[[dict[str, Any]
 
 
 def _error_counts(r: dict[str, Any]) -> str | None:
-    if not any(n in r for n in ("get", "post", "e2e")):
+    if not any(n in r for n in _PHASE_KEYS):
         return None
-    return "/".join(str(sum((_get(r, n, "errors") or {}).values())) for n in ("get", "post", "e2e"))
+    return "/".join(str(sum((_get(r, n, "errors") or {}).values())) if n in r else "-" for n in _PHASE_KEYS)
 
 
+_PHASE_KEYS = ("get", "post", "e2e", "inbound")
 _CPU = ("client_cpu_pct", "server_cpu_pct", "db_cpu_pct", "other_cpu_pct", "host_cpu_pct")
 # (label, getter, unit); rows with unit "rps" or "ms" get a ratio to the baseline.
 METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
@@ -1177,9 +1386,15 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("POST-phase actions COMPLETED/FAILED/not terminal",
      _joined("drain", "completed", "failed", "not_terminal"), ""),
     ("backlog drained, s after POST phase start", _field("drain", "since_post_start_s"), ""),
-    ("errors GET/POST/create->terminal", _error_counts, ""),
+    ("inbound message -> Communication, req/s", _field("inbound", "rps"), "rps"),
+    ("inbound message -> Communication, p50 ms", _field("inbound", "p50_ms"), "ms"),
+    ("inbound message -> Communication, p99 ms", _field("inbound", "p99_ms"), "ms"),
+    ("inbound accepted (2xx) / Communications found / conversations",
+     _joined("inbound", "accepted", "communications", "conversations"), ""),
+    ("errors GET/POST/create->terminal/inbound", _error_counts, ""),
     ("CPU % client/server/db/other/host, GET", _joined("get", *_CPU, fmt="{:.0f}"), ""),
     ("CPU % client/server/db/other/host, POST", _joined("post", *_CPU, fmt="{:.0f}"), ""),
+    ("CPU % client/server/db/other/host, inbound", _joined("inbound", *_CPU, fmt="{:.0f}"), ""),
 ]  # fmt: skip
 
 
@@ -1190,6 +1405,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     header += [f"{r['target']} vs baseline" for r in others] if base else []
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for label, getter, unit in METRICS:
+        if all(getter(r) is None for r in results):
+            continue  # a phase left out with --phases
         row = [label] + [_fmt(getter(r), unit) for r in results]
         if base:
             for r in others:
@@ -1201,7 +1418,7 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
         if "error" in r:
             lines.append(f"\n**{r['target']} failed:** {r['error']}")
     for r in results:
-        for name in ("get", "post", "e2e"):
+        for name in _PHASE_KEYS:
             for sample in _get(r, name, "error_samples") or []:
                 lines.append(f"\n- {r['target']} {name} error sample: `{sample}`")
     return "\n".join(lines)
@@ -1220,7 +1437,7 @@ def notes(results: list[dict[str, Any]]) -> list[str]:
             "of the machine's two cores."
         )
     for r in results:
-        for phase in ("get", "post"):
+        for phase in ("get", "post", "inbound"):
             other = _get(r, phase, "other_cpu_pct")
             if other is not None and other > 25:
                 out.append(
@@ -1259,6 +1476,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--targets",
         default="sqlite",
         help=f"comma list of {', '.join(TARGETS)} (aliases: {', '.join(ALIASES)}); baseline is always added",
+    )
+    ap.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma list of {', '.join(PHASES)} (get needs post); default: all",
+    )
+    ap.add_argument(
+        "--inbound-messages",
+        type=int,
+        default=20_000,
+        help="max inbound messages a target may get in the inbound phase (incl. warmup)",
     )
     ap.add_argument("--json", type=Path, help="also write raw results here")
     ap.add_argument(
@@ -1328,7 +1556,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if name not in names:
             names.append(name)
     args.target_names = names
-    for flag in ("actions", "concurrency", "latency_concurrency", "latency_actions", "rounds"):
+    args.phase_list = [p.strip() for p in args.phases.split(",") if p.strip()]
+    for phase in args.phase_list:
+        if phase not in PHASES:
+            ap.error(f"unknown phase {phase!r}; known: {', '.join(PHASES)}")
+    if "get" in args.phase_list and "post" not in args.phase_list:
+        ap.error("--phases: get reads the actions of the post phase; add post")
+    if not args.phase_list:
+        ap.error("--phases: none given")
+    for flag in ("actions", "concurrency", "latency_concurrency", "latency_actions", "rounds", "inbound_messages"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')} must be >= 1")
     return args
@@ -1431,6 +1667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "client_loop": args.client_loop,
         "client_cpu": args.client_cpu,
         "rounds": args.rounds,
+        "phases": args.phase_list,
+        "inbound_messages": args.inbound_messages,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
