@@ -1,4 +1,4 @@
-"""Load benchmark for Orchestrion's Actions endpoints, relative to a bare ASGI floor.
+"""Load benchmark for Orchestrion's Actions endpoints and inbound webhook, relative to a bare ASGI floor.
 
 Runs, against each target in turn (one server at a time on the machine):
   setup   one Configuration + enough Conversations (not measured)
@@ -1437,6 +1437,11 @@ def notes(results: list[dict[str, Any]]) -> list[str]:
             "of the machine's two cores."
         )
     for r in results:
+        if _get(r, "inbound", "mismatch"):
+            out.append(
+                f"Warning: {r['target']} accepted {r['inbound']['accepted']} inbound messages but "
+                f"{r['inbound']['communications']} of them are Communications."
+            )
         for phase in ("get", "post", "inbound"):
             other = _get(r, phase, "other_cpu_pct")
             if other is not None and other > 25:
