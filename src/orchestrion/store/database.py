@@ -169,8 +169,20 @@ class _AsyncConnection:
         return await self._conn.run_sync(fn)
 
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        row = (await self._conn.execute(query.statement, dict(parameters))).first()
-        return None if row is None else row._mapping
+        # Straight to asyncpg (a prepared statement it caches per connection),
+        # skipping SQLAlchemy's per-execution work on the polled read.
+        sql, names = query.positional(self._conn.dialect)
+        raw = await self._conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+        if record is None:
+            return None
+        out = dict(record)
+        for name in query.json_columns:
+            if isinstance(out[name], str):
+                out[name] = orjson.loads(out[name])
+        return out
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
