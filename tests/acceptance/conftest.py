@@ -18,7 +18,8 @@ from orchestrion.domain import ids
 from orchestrion.domain.models import Configuration
 from orchestrion.runtime import Runtime
 from orchestrion.store.store import Tx
-from tests.conftest import test_settings
+from tests.acceptance.processes import Processes
+from tests.conftest import LiveServer, test_settings
 
 T = TypeVar("T")
 
@@ -151,3 +152,21 @@ def rest_error(call: Callable[[], Any]) -> TwilioRestException:
     with pytest.raises(TwilioRestException) as caught:
         call()
     return caught.value
+
+
+@pytest.fixture
+def api_only(private_database_url: str) -> Iterator[LiveServer]:
+    """A live API server without its in-process dispatcher, on a database no other server uses."""
+    live = LiveServer(test_settings(private_database_url)).start(run_worker=False)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def processes(private_database_url: str) -> Iterator[Processes]:
+    """Real ``orchestrion`` processes on that database, all stopped at the end."""
+    procs = Processes(private_database_url)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()

@@ -8,7 +8,6 @@ workers are the real ``orchestrion worker`` processes started here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,22 +21,6 @@ from tests.acceptance.processes import Processes
 from tests.conftest import LiveServer, new_account, sdk_client, test_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def api_only(private_database_url: str) -> Iterator[LiveServer]:
-    live = LiveServer(test_settings(private_database_url)).start(run_worker=False)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def processes(private_database_url: str) -> Iterator[Processes]:
-    procs = Processes(private_database_url)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 def _query(url: str, statement: Any) -> list[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,42 +19,11 @@ from tests.acceptance.actions_support import wait_for
 from tests.acceptance.conftest import create_conversation, make_configuration
 from tests.acceptance.processes import Processes
 from tests.acceptance.webhook_receiver import Received, Receiver
-from tests.conftest import LiveServer, new_account, postgres_database, sdk_client, test_settings
+from tests.conftest import LiveServer, new_account, sdk_client
 
 pytestmark = pytest.mark.slow
 
 INTERRUPTED = "no outcome recorded: the worker was interrupted (the request may have reached the receiver)"
-
-
-@pytest.fixture
-def own_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database of the same backend as ``database_url``."""
-    from orchestrion.store.migrate import upgrade
-
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'webhook-crash.db'}"
-        upgrade(url)
-        yield url
-        return
-    for url in postgres_database():
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture
-def api_only(own_database_url: str) -> Iterator[LiveServer]:
-    live = LiveServer(test_settings(own_database_url)).start(run_worker=False)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def processes(own_database_url: str) -> Iterator[Processes]:
-    procs = Processes(own_database_url)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 @pytest.fixture
@@ -66,9 +34,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_a_callback_cut_off_by_a_killed_worker_arrives_again_with_the_same_token(
-    own_database_url: str, api_only: LiveServer, processes: Processes, receiver: Receiver
+    private_database_url: str, api_only: LiveServer, processes: Processes, receiver: Receiver
 ) -> None:
-    url = own_database_url
+    url = private_database_url
     release = threading.Event()
 
     def answer(r: Received) -> int:
