@@ -34,23 +34,13 @@ from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
 from orchestrion.store.tables import jobs
 from tests.conftest import test_settings
+from tests.integration.dispatch_support import ManualClock, run_until_idle
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 START_MS = 1_900_000_000_000
 LEASE_MS = 1_000
 STEP_MS = 10
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = START_MS
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
 
 
 @dataclasses.dataclass
@@ -90,17 +80,8 @@ class World:
         async with self.ctx.store.read() as tx:
             return list(await tx.conn.execute(sa.select(jobs).order_by(jobs.c.id)))
 
-    async def run_until_idle(self, dispatcher: Dispatcher, *, max_rounds: int = 50) -> None:
-        """Run every job that is due, moving the clock to the next one, until the outbox is empty."""
-        for _ in range(max_rounds):
-            await dispatcher.run_once()
-            await dispatcher.drain()
-            async with self.ctx.store.read() as tx:
-                due = await tx.jobs.next_due_ms()
-            if due is None:
-                return
-            self.clock.now = max(self.clock.now, due + 1)
-        raise AssertionError("the outbox did not drain")
+    async def run_until_idle(self, dispatcher: Dispatcher) -> None:
+        await run_until_idle(self.ctx, self.clock, dispatcher)
 
     async def count(self, table: str) -> int:
         statement = sa.text(f"SELECT count(*) FROM {table} WHERE conversation_id = :c")
@@ -111,7 +92,7 @@ class World:
 @pytest_asyncio.fixture(loop_scope="function")
 async def world(private_database_url: str) -> AsyncIterator[World]:
     runtime = Runtime.build(test_settings(private_database_url))
-    clock = ManualClock()
+    clock = ManualClock(START_MS)
     ctx = Context(store=runtime.ctx.store, clock=clock, sandbox_step_ms=STEP_MS)
     account_sid = ids.new_account_sid()
     configuration = Configuration(

@@ -28,6 +28,7 @@ from orchestrion.store.store import Store
 from orchestrion.store.tables import jobs
 from orchestrion.store.webhooks import INTERRUPTED
 from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
+from tests.integration.dispatch_support import ManualClock, run_until_idle
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -37,14 +38,6 @@ MAX_ATTEMPTS = 3
 MAX_AGE_MS = 60_000
 HOOK_A = "https://hooks.example.com/a"
 HOOK_B = "https://hooks.example.com/b"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = START_MS
-
-    def now_ms(self) -> int:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -71,16 +64,8 @@ class World:
                 self.ctx, tx, conversation or self.conversation, EventType.CONVERSATION_UPDATED, {"name": name}
             )
 
-    async def run_until_idle(self, dispatcher: Dispatcher, max_rounds: int = 50) -> None:
-        for _ in range(max_rounds):
-            await dispatcher.run_once()
-            await dispatcher.drain()
-            async with self.ctx.store.read() as tx:
-                due = await tx.jobs.next_due_ms()
-            if due is None:
-                return
-            self.clock.now = max(self.clock.now, due + 1)
-        raise AssertionError("the outbox did not drain")
+    async def run_until_idle(self, dispatcher: Dispatcher) -> None:
+        await run_until_idle(self.ctx, self.clock, dispatcher)
 
     async def log(self) -> list[tuple[Any, list[WebhookAttempt]]]:
         async with self.ctx.store.read() as tx:
@@ -98,7 +83,7 @@ class World:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def world(store: Store) -> AsyncIterator[World]:
-    clock = ManualClock()
+    clock = ManualClock(START_MS)
     script: dict[str, list[int]] = {}
     seen: list[httpx.Request] = []
 
