@@ -15,10 +15,10 @@ from twilio.rest.conversations.v2.conversation import ConversationInstance, Conv
 from twilio.rest.conversations.v2.participant import ParticipantInstance, ParticipantList
 
 from orchestrion.domain import ids
-from orchestrion.domain.models import Configuration
 from orchestrion.runtime import Runtime
 from orchestrion.store.store import Tx
 from tests.acceptance.processes import Processes
+from tests.builders import new_configuration
 from tests.conftest import LiveServer, test_settings
 
 T = TypeVar("T")
@@ -41,18 +41,7 @@ def in_store(database_url: str, work: Callable[[Tx], Coroutine[Any, Any, T]]) ->
 
 
 def make_configuration(database_url: str, account_sid: str, **settings: Any) -> str:
-    configuration = Configuration(
-        id=ids.new_id(ids.CONFIGURATION),
-        account_sid=account_sid,
-        display_name=f"cfg {ids.new_secret()[:8]}",
-        description="acceptance tests",
-        grouping_type="GROUP_BY_PARTICIPANT_ADDRESSES",
-        memory_store_id="mem_store_test",
-        settings=settings,
-        version=1,
-        created_ms=0,
-        updated_ms=0,
-    )
+    configuration = new_configuration(account_sid, **settings)
 
     async def insert(tx: Tx) -> str:
         await tx.configurations.insert(configuration)

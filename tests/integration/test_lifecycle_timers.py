@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from orchestrion.domain import ids
 from orchestrion.domain.clock import SystemClock
-from orchestrion.domain.models import Configuration, ConversationStatus, Job
+from orchestrion.domain.models import ConversationStatus, Job
 from orchestrion.domain.timeouts import MINUTE_MS
 from orchestrion.services import lifecycle
 from orchestrion.services.context import Context
 from orchestrion.services.conversations import NewConversation, create_conversation
 from orchestrion.services.testclock import TestClock
 from orchestrion.store.store import Store
+from tests.builders import new_configuration
 
 pytestmark = pytest.mark.asyncio
 
@@ -23,18 +23,7 @@ TIMEOUTS = {"channelSettings": {"SMS": {"statusTimeouts": {"inactive": 5, "close
 
 
 async def _conversation(ctx: Context, **settings: Any) -> str:
-    configuration = Configuration(
-        id=ids.new_id(ids.CONFIGURATION),
-        account_sid=ACCOUNT,
-        display_name=f"cfg {ids.new_secret()[:8]}",
-        description="",
-        grouping_type="GROUP_BY_PARTICIPANT_ADDRESSES",
-        memory_store_id="mem_store_test",
-        settings=settings,
-        version=1,
-        created_ms=0,
-        updated_ms=0,
-    )
+    configuration = new_configuration(ACCOUNT, **settings)
     async with ctx.store.write() as tx:
         await tx.configurations.insert(configuration)
     view = await create_conversation(ctx, ACCOUNT, NewConversation(configuration_id=configuration.id))

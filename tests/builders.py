@@ -1,0 +1,24 @@
+"""Records for arranging state directly in the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrion.domain import ids
+from orchestrion.domain.models import Configuration
+
+
+def new_configuration(account_sid: str, **settings: Any) -> Configuration:
+    """A configuration with a unique name, grouping by participant addresses."""
+    return Configuration(
+        id=ids.new_id(ids.CONFIGURATION),
+        account_sid=account_sid,
+        display_name=f"cfg {ids.new_secret()[:8]}",
+        description="",
+        grouping_type="GROUP_BY_PARTICIPANT_ADDRESSES",
+        memory_store_id="mem_store_test",
+        settings=settings,
+        version=1,
+        created_ms=0,
+        updated_ms=0,
+    )
