@@ -95,6 +95,15 @@ def test_a_signed_incoming_message_starts_a_conversation_with_customer_and_agent
     assert kinds == {CUSTOMER: "CUSTOMER", AGENT: "AGENT"}
 
 
+def test_participants_made_by_ingestion_are_named_after_their_address(
+    server: LiveServer, account: Credentials, client: Any
+) -> None:
+    configure(client)
+    incoming(server, account)
+    [conversation] = conversations(client)
+    assert sorted(p.name for p in participants(client, conversation.id)) == sorted([CUSTOMER, AGENT])
+
+
 def test_a_wrongly_signed_message_is_refused_with_no_effect(
     server: LiveServer, account: Credentials, client: Any
 ) -> None:

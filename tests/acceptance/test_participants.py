@@ -52,6 +52,21 @@ def test_participant_may_start_without_addresses(client: Any, conversation_id: s
     assert (created.addresses, created.name) == ([], "Bot")
 
 
+def test_a_participant_nobody_named_is_named_after_its_first_address(client: Any, conversation_id: str) -> None:
+    created = add_participant(client, conversation_id, addresses=[SMS, {"channel": "CHAT", "address": "ada"}])
+    assert created.name == SMS["address"]
+    assert client.conversations.v2.participants(conversation_id, created.id).fetch().name == SMS["address"]
+    [listed] = client.conversations.v2.participants(conversation_id).list()
+    assert listed.name == SMS["address"]
+
+
+def test_a_participant_with_neither_name_nor_address_has_an_empty_name(
+    http: httpx.Client, conversation_id: str
+) -> None:
+    response = http.post(f"/v2/Conversations/{conversation_id}/Participants", json={"addresses": []})
+    assert (response.status_code, response.json()["name"]) == (201, "")
+
+
 def test_add_participant_without_addresses_field_is_400(client: Any, conversation_id: str) -> None:
     request = ParticipantList.CreateParticipantInConversationRequest({"name": "no addresses"})
     error = rest_error(lambda: client.conversations.v2.participants(conversation_id).create(request))

@@ -118,6 +118,13 @@ def test_creating_a_conversation_sends_conversation_created_then_its_participant
     assert (added.event_type, added.data) == ("PARTICIPANT_ADDED", conversation["participants"][0])
 
 
+def test_a_participant_nobody_named_is_announced_with_its_address_as_name(tenant: Tenant, receiver: Receiver) -> None:
+    cid = tenant.conversation(receiver.url(), participants=[{"addresses": [{"channel": "SMS", "address": CUSTOMER}]}])
+    _, added = receiver.wait_for_events(2)
+    assert (added.event_type, added.data["name"]) == ("PARTICIPANT_ADDED", CUSTOMER)
+    assert added.data == tenant.get(f"/v2/Conversations/{cid}")["participants"][0]
+
+
 def test_changing_a_conversation_sends_conversation_updated(tenant: Tenant, receiver: Receiver) -> None:
     cid = tenant.conversation(receiver.url())
     assert tenant.http.patch(f"/v2/Conversations/{cid}", json={"name": "Renamed", "status": "INACTIVE"}).is_success

@@ -1,4 +1,9 @@
-"""Participant responses."""
+"""Participant responses.
+
+``name`` is never null on the wire: Twilio's own clients (Twilio Agent Connect
+among them) read it as a string, and a participant nobody named shows the
+address it was created with (its first address), or ``""`` when it has none.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,19 @@ def address(a: Address) -> dict[str, Any]:
     return out
 
 
+def display_name(p: Participant) -> str:
+    """The participant's name, else its first address, else ``""``."""
+    if p.name:
+        return p.name
+    return p.addresses[0].address if p.addresses else ""
+
+
 def participant(p: Participant) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": p.id,
         "conversationId": p.conversation_id,
         "accountId": p.account_sid,
-        "name": p.name,
+        "name": display_name(p),
     }
     if p.type is not None:
         out["type"] = p.type
