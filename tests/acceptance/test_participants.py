@@ -203,11 +203,43 @@ def test_list_participants_of_another_accounts_conversation_is_404(
     assert (response.status_code, response.json()["code"]) == (404, 20404)
 
 
-def test_update_replaces_the_fields_given_and_keeps_the_others(client: Any, conversation_id: str) -> None:
-    created = add_participant(client, conversation_id, name="Ada", type="CUSTOMER", addresses=[SMS])
+def test_update_replaces_the_participant_clearing_what_it_leaves_out(client: Any, conversation_id: str) -> None:
+    created = add_participant(
+        client, conversation_id, name="Ada", type="CUSTOMER", profileId="mem_profile_01", addresses=[SMS]
+    )
     updated = _update(client, conversation_id, created.id, name="Ada L.")
-    assert (updated.name, updated.type, updated.addresses) == ("Ada L.", "CUSTOMER", [SMS])
+    assert (updated.name, updated.type, updated.profile_id, updated.addresses) == ("Ada L.", None, None, [])
     assert updated.updated_at >= created.updated_at
+    fetched = client.conversations.v2.participants(conversation_id, created.id).fetch()
+    assert (fetched.name, fetched.type, fetched.profile_id, fetched.addresses) == ("Ada L.", None, None, [])
+
+
+def test_update_that_leaves_out_addresses_frees_them(client: Any, conversation_id: str) -> None:
+    created = add_participant(client, conversation_id, name="Ada", addresses=[SMS])
+    _update(client, conversation_id, created.id, name="Ada")
+    assert add_participant(client, conversation_id, addresses=[SMS]).addresses == [SMS]
+
+
+def test_update_that_repeats_the_participant_with_a_new_type_keeps_it_whole(client: Any, conversation_id: str) -> None:
+    created = add_participant(client, conversation_id, type="UNKNOWN", addresses=[SMS])
+    # What Twilio Agent Connect sends to promote a participant: the whole participant, a new type.
+    updated = _update(
+        client,
+        conversation_id,
+        created.id,
+        name=created.name,
+        type="CUSTOMER",
+        profileId="mem_profile_02",
+        addresses=created.addresses,
+    )
+    assert (updated.name, updated.type, updated.profile_id, updated.addresses) == (
+        SMS["address"],
+        "CUSTOMER",
+        "mem_profile_02",
+        [SMS],
+    )
+    error = rest_error(lambda: add_participant(client, conversation_id, addresses=[SMS]))
+    assert (error.status, error.code) == (409, 20409)
 
 
 def test_update_replaces_addresses(client: Any, conversation_id: str) -> None:

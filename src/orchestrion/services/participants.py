@@ -139,9 +139,11 @@ async def list_participants(
 async def update_participant(
     ctx: Context, account_sid: str, conversation_id: str, participant_id: str, fields: ParticipantFields
 ) -> Participant:
-    """Replace the fields given; the others keep their value."""
-    if fields.addresses is not None:
-        check_addresses(fields.addresses)
+    """Replace the participant (PUT): a field left out is cleared, as Twilio's clients expect.
+
+    Its address claims are replaced with it, so the addresses it no longer has are free again.
+    """
+    addresses = check_addresses(fields.addresses or ())
     async with ctx.store.write() as tx:
         conversation = await load_conversation(tx, account_sid, conversation_id, for_update=True)
         current = (
@@ -152,11 +154,7 @@ async def update_participant(
         if current is None:
             raise NotFound("Participant", participant_id)
         changed = dataclasses.replace(
-            current,
-            name=current.name if fields.name is None else fields.name,
-            type=current.type if fields.type is None else fields.type,
-            profile_id=current.profile_id if fields.profile_id is None else fields.profile_id,
-            addresses=current.addresses if fields.addresses is None else fields.addresses,
+            current, name=fields.name or None, type=fields.type, profile_id=fields.profile_id, addresses=addresses
         )
         if changed == current:
             return current

@@ -74,4 +74,4 @@ class CreateParticipantBody(ParticipantBody):
 
 
 class UpdateParticipantBody(ParticipantBody):
-    """PUT: the fields given replace the participant's; the others keep their value."""
+    """PUT replaces the participant: a field left out (or null) is cleared, ``addresses`` included."""
