@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -52,3 +53,55 @@ def test_downgrade_to_base_and_upgrade_again_gives_the_declared_schema(empty_dat
     command.downgrade(config, "base")
     command.upgrade(config, "head")
     assert _diff(empty_database) == []
+
+
+def test_profile_addresses_become_profiles_and_identifiers(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0001")
+    rows = [
+        ("ACa", "+14155550100", "mem_profile_1", 1),
+        ("ACa", "CHAT:ada", "mem_profile_1", 2),
+        ("ACa", "VOICE:+14155550100", "mem_profile_2", 3),  # the same number: already the first profile's
+        ("ACb", "+14155550100", "mem_profile_3", 4),
+    ]
+
+    async def arrange() -> None:
+        database = Database(empty_database)
+        try:
+            async with database.begin() as conn:
+                for account, address, profile, ms in rows:
+                    await conn.execute(
+                        sa.text("INSERT INTO profile_addresses VALUES (:a, :k, :p, :ms)"),
+                        {"a": account, "k": address, "p": profile, "ms": ms},
+                    )
+        finally:
+            await database.dispose()
+
+    async def read(query: str) -> list[tuple[Any, ...]]:
+        database = Database(empty_database)
+        try:
+            async with database.connect() as conn:
+                return [tuple(r) for r in await conn.execute(sa.text(query))]
+        finally:
+            await database.dispose()
+
+    asyncio.run(arrange())
+    command.upgrade(config, "head")
+    assert asyncio.run(read("SELECT id, account_sid, created_ms FROM profiles ORDER BY id")) == [
+        ("mem_profile_1", "ACa", 1),
+        ("mem_profile_2", "ACa", 3),
+        ("mem_profile_3", "ACb", 4),
+    ]
+    assert asyncio.run(
+        read("SELECT account_sid, id_type, value, profile_id FROM profile_identifiers ORDER BY 1, 2")
+    ) == [
+        ("ACa", "chat", "ada", "mem_profile_1"),
+        ("ACa", "phone", "+14155550100", "mem_profile_1"),
+        ("ACb", "phone", "+14155550100", "mem_profile_3"),
+    ]
+    command.downgrade(config, "0001")
+    assert sorted(asyncio.run(read("SELECT account_sid, address, profile_id FROM profile_addresses"))) == [
+        ("ACa", "+14155550100", "mem_profile_1"),
+        ("ACa", "CHAT:ada", "mem_profile_1"),
+        ("ACb", "+14155550100", "mem_profile_3"),
+    ]

@@ -6,7 +6,7 @@ from twilio.request_validator import RequestValidator
 
 from orchestrion.domain.capture import CaptureRule, best_match, choose, rules_of, specificity
 from orchestrion.domain.channels import Channel
-from orchestrion.domain.grouping import BY_ADDRESSES, BY_ADDRESSES_AND_CHANNEL, group_query
+from orchestrion.domain.grouping import BY_ADDRESSES, BY_ADDRESSES_AND_CHANNEL, group_query, participants_group
 from orchestrion.domain.inbound import InboundMessage, bare, channel_of, signature_matches, twilio_signature
 
 AGENT = "+18005550100"
@@ -75,6 +75,32 @@ def test_grouping_by_addresses_looks_for_the_number_on_sms_whatsapp_and_rcs() ->
         (Channel.WHATSAPP, f"whatsapp:{CUSTOMER}"),
         (Channel.RCS, f"rcs:{CUSTOMER}"),
     }
+
+
+def test_a_message_is_the_two_participant_case_of_a_participants_group() -> None:
+    message = group_query(BY_ADDRESSES, Channel.SMS, CUSTOMER, AGENT)
+    assert participants_group(BY_ADDRESSES, [[(Channel.SMS, CUSTOMER)], [(Channel.SMS, AGENT)]]) == message
+
+
+def test_a_participant_with_several_addresses_is_one_side_holding_them_all() -> None:
+    query = participants_group(
+        BY_ADDRESSES_AND_CHANNEL, [[(Channel.SMS, CUSTOMER), (Channel.CHAT, "ada")], [(Channel.SMS, AGENT)]]
+    )
+    assert query is not None
+    assert query.sides == (((Channel.SMS, CUSTOMER), (Channel.CHAT, "ada")), ((Channel.SMS, AGENT),))
+
+
+def test_it_takes_two_participants_with_addresses_to_make_a_group() -> None:
+    assert participants_group(BY_ADDRESSES, [[(Channel.SMS, CUSTOMER)], []]) is None
+    assert participants_group(BY_ADDRESSES, []) is None
+
+
+def test_the_lock_key_of_a_group_does_not_depend_on_the_order_of_its_sides() -> None:
+    forward = participants_group(BY_ADDRESSES, [[(Channel.SMS, CUSTOMER)], [(Channel.SMS, AGENT)]])
+    backward = participants_group(BY_ADDRESSES, [[(Channel.SMS, AGENT)], [(Channel.SMS, CUSTOMER)]])
+    assert forward is not None and backward is not None
+    assert forward.lock_key("conv_configuration_x") == backward.lock_key("conv_configuration_x")
+    assert forward.lock_key("conv_configuration_x") != forward.lock_key("conv_configuration_y")
 
 
 def test_the_signature_is_the_one_twilio_computes() -> None:

@@ -1,27 +1,30 @@
-"""Grouping: which conversation a captured message belongs to.
+"""Grouping: when two things belong to the same conversation.
 
-A conversation's group is given by its configuration's
-``conversationGroupingType`` and the two addresses of a message (the
-customer's and the agent's):
+One definition serves both ways into a conversation: a captured message joins
+the conversation of its group (ingestion), and ``POST /v2/Conversations``
+whose participants already form an open conversation of the configuration is
+refused with a 409 naming it (conversation create). A group is given by the
+configuration's ``conversationGroupingType``:
 
-- ``GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE``: the same two addresses
-  on the same channel.
-- ``GROUP_BY_PARTICIPANT_ADDRESSES``: the same two numbers on SMS, WhatsApp
-  or RCS (``+1...``, ``whatsapp:+1...`` and ``rcs:+1...`` are one number).
+- ``GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE``: the same addresses on
+  the same channel.
+- ``GROUP_BY_PARTICIPANT_ADDRESSES``: the same numbers on SMS, WhatsApp or RCS
+  (``+1...``, ``whatsapp:+1...`` and ``rcs:+1...`` are one number).
 - ``GROUP_BY_PROFILE``: the customer's profile (the built-in profile store),
-  whatever the address or channel: the profile a participant with a
-  ``profileId`` links the address to (the newest such participant of the
-  account, looking at every form of the number), else the profile the address
-  was given before, else a new ``mem_profile_...`` one.
+  whatever the address or channel (see ``domain.identity``).
 
-A message joins the newest ACTIVE or INACTIVE conversation of its
-configuration whose participants hold both addresses (in the forms above),
-or by profile, one with a participant of that profile; with none, it starts a
-new conversation.
+By addresses, a group has one side per participant (for a message: the
+customer and the agent), each side the forms of that participant's addresses;
+a conversation is of the group when, for every side, one of its participants
+holds one of the side's forms. It takes two sides to make a group. By
+profile, a conversation is of the group when one of its participants has the
+profile. Either way only ACTIVE and INACTIVE conversations of the same
+configuration count, the newest first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from orchestrion.domain.channels import Channel
@@ -34,30 +37,54 @@ BY_PROFILE = "GROUP_BY_PROFILE"
 # The channels on which one phone number is the same person.
 NUMBER_CHANNELS = (Channel.SMS, Channel.WHATSAPP, Channel.RCS)
 
+Form = tuple[Channel, str]
+
 
 @dataclass(frozen=True, slots=True)
 class GroupQuery:
-    """Find a conversation with a participant at one of ``customer`` and one at one of ``agent``."""
+    """Conversations holding, for each side, a participant at one of its forms."""
 
-    customer: tuple[tuple[Channel, str], ...]
-    agent: tuple[tuple[Channel, str], ...]
+    sides: tuple[tuple[Form, ...], ...]
+
+    @property
+    def customer(self) -> tuple[Form, ...]:
+        return self.sides[0]
+
+    @property
+    def agent(self) -> tuple[Form, ...]:
+        return self.sides[1]
+
+    def lock_key(self, configuration_id: str) -> str:
+        """What serializes the searches of one group, whatever the order its sides came in."""
+        sides = sorted(",".join(sorted(a for _, a in side)) for side in self.sides)
+        return "|".join([configuration_id, *sides])
 
 
-def _forms(channel: Channel, address: str, across_channels: bool) -> tuple[tuple[Channel, str], ...]:
+def number_forms(channel: Channel, address: str, across_channels: bool = True) -> tuple[Form, ...]:
+    """The forms of an address that stand for the same person (only itself unless ``across_channels``)."""
     if not across_channels or channel not in NUMBER_CHANNELS:
         return ((channel, address),)
     number = bare(address)
     return tuple((c, on_channel(c, number)) for c in NUMBER_CHANNELS)
 
 
-def group_query(grouping_type: str, channel: Channel, customer: str, agent: str) -> GroupQuery:
+def participants_group(grouping_type: str, participants: Iterable[Iterable[Form]]) -> GroupQuery | None:
+    """The address group of participants given by their addresses (None: fewer than two have any)."""
     across = grouping_type != BY_ADDRESSES_AND_CHANNEL
-    return GroupQuery(_forms(channel, customer, across), _forms(channel, agent, across))
+    sides: list[tuple[Form, ...]] = []
+    for addresses in participants:
+        side = dict.fromkeys(form for c, a in addresses for form in number_forms(c, a, across))
+        if side:
+            sides.append(tuple(side))
+    return GroupQuery(tuple(sides)) if len(sides) >= 2 else None
 
 
-PROFILE_ID = "mem_profile"
+def group_query(grouping_type: str, channel: Channel, customer: str, agent: str) -> GroupQuery:
+    """The address group of a message between ``customer`` and ``agent``."""
+    query = participants_group(grouping_type, [[(channel, customer)], [(channel, agent)]])
+    assert query is not None  # two sides, each with an address
+    return query
 
 
-def profile_key(channel: Channel, address: str) -> str:
-    """What a profile is linked to: the bare number on SMS, WhatsApp and RCS (one person), else the address."""
-    return bare(address) if channel in NUMBER_CHANNELS else f"{channel}:{address}"
+def lock_key_of_profile(configuration_id: str, profile_id: str) -> str:
+    return f"{configuration_id}|{profile_id}"

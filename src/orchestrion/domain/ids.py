@@ -21,6 +21,10 @@ PARTICIPANT = "conv_participant"
 COMMUNICATION = "conv_communication"
 ACTION = "conv_action"
 OPERATION = "proc_job"
+# The Conversation Memory stand-in.
+PROFILE = "mem_profile"
+OBSERVATION = "mem_observation"
+SUMMARY = "mem_summary"
 
 _SUFFIX = re.compile(r"^[0-7][0-9a-hjkmnp-tv-z]{25}$")
 
@@ -77,6 +81,11 @@ def new_api_key_sid() -> str:
 
 def new_message_sid() -> str:
     return _sid("SM")
+
+
+def new_execution_sid() -> str:
+    """A Studio Execution SID: ``FN`` + 32 hex, time-ordered like resource ids (so lists sort by creation)."""
+    return f"FN{_uuid7_int():032x}"
 
 
 def new_secret() -> str:

@@ -7,6 +7,12 @@ Inline ``configuration`` settings of the create request override the
 snapshot's; inline ``statusCallbacks`` become the per-conversation override
 (``Conversation.status_callbacks``), as a PATCH of
 ``configuration.statusCallbacks`` does later.
+
+A create whose inline participants already form an open conversation of the
+configuration (``services.grouping``, the rule ingestion groups messages by)
+is a Conflict naming that conversation, so the caller reuses it. With
+GROUP_BY_PROFILE a CUSTOMER given without a profileId gets its profile first,
+as ingestion gives one to the customers it meets.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from orchestrion.domain import ids
-from orchestrion.domain.errors import InvalidInput, NotFound
+from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
+from orchestrion.domain.grouping import BY_PROFILE
 from orchestrion.domain.lifecycle import check_conversation_move
 from orchestrion.domain.models import (
     Configuration,
@@ -30,7 +37,7 @@ from orchestrion.domain.models import (
     effective_status_callbacks,
 )
 from orchestrion.domain.webhooks import EventType
-from orchestrion.services import events, lifecycle
+from orchestrion.services import events, grouping, lifecycle
 from orchestrion.services.context import Context
 from orchestrion.services.participants import (
     ParticipantFields,
@@ -177,13 +184,25 @@ async def create_conversation(ctx: Context, account_sid: str, new: NewConversati
         )
         if configuration is None:
             raise NotFound("Configuration", new.configuration_id)
+        settings = snapshot(configuration, new.settings)
+        grouping_type = settings["conversationGroupingType"]
+        inline = new.participants
+        if grouping_type == BY_PROFILE:
+            inline = await grouping.with_profiles(ctx, tx, account_sid, inline)
+        existing = await grouping.open_conversation_of(tx, account_sid, configuration.id, grouping_type, inline)
+        if existing is not None:
+            raise Conflict(
+                f"Conversation {existing} of configuration {configuration.id} is open with these participants "
+                f"({grouping_type}): use it",
+                existing,
+            )
         now = ctx.clock.now_ms()
         conversation = Conversation(
             id=ids.new_id(ids.CONVERSATION),
             account_sid=account_sid,
             configuration_id=configuration.id,
             configuration_version=configuration.version,
-            configuration=snapshot(configuration, new.settings),
+            configuration=settings,
             status=ConversationStatus.ACTIVE,
             name=new.name or None,
             metadata=dict(new.metadata),
@@ -193,7 +212,7 @@ async def create_conversation(ctx: Context, account_sid: str, new: NewConversati
         )
         await tx.conversations.insert(conversation, last_activity_ms=now)
         await lifecycle.schedule(ctx, tx, conversation, now)
-        participants = [await add_participant(tx, conversation, fields, now) for fields in new.participants]
+        participants = [await add_participant(tx, conversation, fields, now) for fields in inline]
         await events.conversation_event(ctx, tx, conversation, EventType.CONVERSATION_CREATED, participants)
         for participant in participants:
             await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_ADDED, participant)

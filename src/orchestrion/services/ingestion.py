@@ -10,9 +10,11 @@
    of a captured outbound message moves its recipient's deliveryStatus);
 2. finds the configuration whose capture rules take it in
    (``domain.capture``); none: the message is ignored;
-3. finds the conversation of its group (``domain.grouping``): the newest
-   ACTIVE or INACTIVE one holding both addresses; none (or only CLOSED ones):
-   a new conversation from the configuration;
+3. finds the conversation of its group (``services.grouping``, the rule
+   conversation create follows too): the newest ACTIVE or INACTIVE one
+   holding both addresses (or, by profile, one with the customer's profile,
+   ``services.profiles``); none (or only CLOSED ones): a new conversation
+   from the configuration;
 4. makes sure both sides are participants: the customer a CUSTOMER, the
    configured number an AGENT (with GROUP_BY_PROFILE the customer carries its
    ``profileId``); a participant known at another
@@ -21,9 +23,8 @@
 5. records the Communication (``resourceId`` and ``channelId`` are the message
    SID), which reopens an INACTIVE conversation.
 
-Ingestion of one group is serialized (an advisory lock on PostgreSQL; SQLite
-has one writer), so two messages of a new group arriving together start one
-conversation.
+Ingestion of one group is serialized (the group's lock, ``store.grouping``),
+so two messages of a new group arriving together start one conversation.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from orchestrion.domain import ids
 from orchestrion.domain.capture import best_match, choose, rules_of
 from orchestrion.domain.channels import Channel, validate_address
 from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
-from orchestrion.domain.grouping import BY_ADDRESSES, BY_PROFILE, PROFILE_ID, group_query, profile_key
+from orchestrion.domain.grouping import BY_PROFILE, group_query, number_forms
 from orchestrion.domain.inbound import InboundMessage, bare, channel_of, on_channel
 from orchestrion.domain.models import (
     Address,
@@ -51,11 +52,12 @@ from orchestrion.domain.models import (
 )
 from orchestrion.domain.outcomes import DELIVERY_STATUS, MessageStatus, StatusReport, advance_recipients
 from orchestrion.domain.webhooks import EventType
-from orchestrion.services import events, lifecycle, outcomes, sandbox
+from orchestrion.services import events, grouping, lifecycle, outcomes, sandbox
 from orchestrion.services.communications import record_communication
 from orchestrion.services.context import Context
 from orchestrion.services.conversations import snapshot
 from orchestrion.services.participants import ParticipantFields, admit_participant
+from orchestrion.services.profiles import profile_of_address
 from orchestrion.store.store import Tx
 
 log = structlog.get_logger("orchestrion.ingestion")
@@ -176,20 +178,6 @@ async def _capturing(tx: Tx, account_sid: str, message: InboundMessage, channel:
     return None if chosen is None else configurations[chosen]
 
 
-async def _profile_of(ctx: Context, tx: Tx, account_sid: str, channel: Channel, address: str) -> str:
-    """The customer's profile: linked by a participant's profileId, else by an earlier message, else a new one."""
-    key = profile_key(channel, address)
-    await tx.ingestion.lock_group(f"profile|{account_sid}|{key}")
-    forms = group_query(BY_ADDRESSES, channel, address, address).customer
-    explicit = await tx.profiles.linked_by_participant(account_sid, forms)
-    if explicit is not None:
-        return explicit
-    known = await tx.profiles.by_address(account_sid, key)
-    if known is not None:
-        return known
-    return await tx.profiles.link(account_sid, key, ids.new_id(PROFILE_ID), ctx.clock.now_ms())
-
-
 async def _conversation_of(
     ctx: Context, tx: Tx, configuration: Configuration, message: InboundMessage, channel: Channel
 ) -> tuple[Conversation, str | None]:
@@ -197,14 +185,12 @@ async def _conversation_of(
     account_sid = configuration.account_sid
     profile_id = None
     if configuration.grouping_type == BY_PROFILE:
-        profile_id = await _profile_of(ctx, tx, account_sid, channel, message.customer_address)
-        await tx.ingestion.lock_group("|".join([configuration.id, profile_id]))
-        found = await tx.profiles.open_conversation(account_sid, configuration.id, profile_id)
+        profile_id = await profile_of_address(ctx, tx, account_sid, channel, message.customer_address, create=True)
+        assert profile_id is not None
+        found = await grouping.open_by_profiles(tx, account_sid, configuration.id, [profile_id])
     else:
         query = group_query(configuration.grouping_type, channel, message.customer_address, message.agent_address)
-        key = "|".join([configuration.id, *sorted(a for _, a in query.customer), *sorted(a for _, a in query.agent)])
-        await tx.ingestion.lock_group(key)
-        found = await tx.ingestion.open_conversation(account_sid, configuration.id, query.customer, query.agent)
+        found = await grouping.open_by_addresses(tx, account_sid, configuration.id, query)
     if found is not None:
         conversation = await tx.conversations.get(account_sid, found, for_update=True)
         if conversation is not None:
@@ -245,8 +231,7 @@ async def _participant(
         owner = await tx.participants.get(conversation.id, owner_id)
         assert owner is not None
         return owner
-    query = group_query(BY_ADDRESSES, channel, address, address)
-    for other_channel, other_address in query.customer:
+    for other_channel, other_address in number_forms(channel, address):
         other_id = await tx.participants.find_by_address(conversation.id, other_channel, other_address)
         if other_id is None:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -16,8 +16,8 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int
-    after: str | None = None  # items with a larger id, ascending
-    before: str | None = None  # items with a smaller id, still returned ascending
+    after: str | None = None  # items past this id in list order
+    before: str | None = None  # items short of this id, still returned in list order
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +33,47 @@ async def fetch_page(
     id_column: sa.ColumnElement[str],
     request: PageRequest,
     to_item: Callable[[Any], T],
+    *,
+    descending: bool = False,
 ) -> Page[T]:
+    """A page of ``query`` in id order (largest first when ``descending``); after/before follow that order."""
+    onward, backward = (id_column.desc(), id_column) if descending else (id_column, id_column.desc())
+
+    def beyond(boundary: str) -> sa.ColumnElement[bool]:
+        return id_column < boundary if descending else id_column > boundary
+
+    def short_of(boundary: str) -> sa.ColumnElement[bool]:
+        return id_column > boundary if descending else id_column < boundary
+
     if request.before is not None:
         rows = list(
-            await conn.execute(
-                query.where(id_column < request.before).order_by(id_column.desc()).limit(request.limit + 1)
-            )
+            await conn.execute(query.where(short_of(request.before)).order_by(backward).limit(request.limit + 1))
         )
         more_before = len(rows) > request.limit
         rows = list(reversed(rows[: request.limit]))
         return Page([to_item(r) for r in rows], more_after=True, more_before=more_before)
     if request.after is not None:
-        query = query.where(id_column > request.after)
-    rows = list(await conn.execute(query.order_by(id_column).limit(request.limit + 1)))
+        query = query.where(beyond(request.after))
+    rows = list(await conn.execute(query.order_by(onward).limit(request.limit + 1)))
     more_after = len(rows) > request.limit
     return Page(
         [to_item(r) for r in rows[: request.limit]], more_after=more_after, more_before=request.after is not None
     )
+
+
+def slice_page(
+    items: Sequence[T], key: Callable[[T], str], request: PageRequest, *, descending: bool = False
+) -> Page[T]:
+    """A page of ``items`` sorted by ``key`` (largest first when ``descending``), for lists kept whole in memory."""
+
+    def beyond(k: str, boundary: str) -> bool:
+        return k < boundary if descending else k > boundary
+
+    ordered = sorted(items, key=key, reverse=descending)
+    if request.before is not None:
+        before = request.before
+        earlier = [i for i in ordered if beyond(before, key(i))]
+        return Page(earlier[-request.limit :], more_after=True, more_before=len(earlier) > request.limit)
+    after = request.after
+    later = [i for i in ordered if after is None or beyond(key(i), after)]
+    return Page(later[: request.limit], more_after=len(later) > request.limit, more_before=after is not None)

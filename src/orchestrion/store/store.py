@@ -17,14 +17,18 @@ from orchestrion.store.communications import CommunicationRepo
 from orchestrion.store.configurations import ConfigurationRepo
 from orchestrion.store.conversations import ConversationRepo, ParticipantRepo
 from orchestrion.store.database import Database, SqlConnection
+from orchestrion.store.grouping import GroupingRepo
 from orchestrion.store.idempotency import IdempotencyRepo
 from orchestrion.store.ingestion import IngestionRepo
 from orchestrion.store.jobs import JobRepo
 from orchestrion.store.lifecycle import ClockRepo, LifecycleRepo
+from orchestrion.store.memories import MemoryRepo
 from orchestrion.store.operations import OperationRepo
 from orchestrion.store.profiles import ProfileRepo
+from orchestrion.store.recall import RecallRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
+from orchestrion.store.studio import StudioRepo
 from orchestrion.store.webhooks import WebhookRepo
 
 
@@ -90,11 +94,27 @@ class Tx:
 
     @cached_property
     def ingestion(self) -> IngestionRepo:
-        return IngestionRepo(self.conn, self._backend)
+        return IngestionRepo(self.conn)
+
+    @cached_property
+    def grouping(self) -> GroupingRepo:
+        return GroupingRepo(self.conn, self._backend)
 
     @cached_property
     def profiles(self) -> ProfileRepo:
         return ProfileRepo(self.conn)
+
+    @cached_property
+    def memories(self) -> MemoryRepo:
+        return MemoryRepo(self.conn)
+
+    @cached_property
+    def recall(self) -> RecallRepo:
+        return RecallRepo(self.conn)
+
+    @cached_property
+    def studio(self) -> StudioRepo:
+        return StudioRepo(self.conn)
 
 
 class Store:

@@ -271,14 +271,70 @@ test_clock = sa.Table(
     sa.Column("offset_ms", MS, nullable=False),
 )
 
-# The built-in profile store (GROUP_BY_PROFILE): a customer's address (a bare
-# number stands for it on SMS, WhatsApp and RCS) linked to a ``mem_profile_...`` id.
-profile_addresses = sa.Table(
-    "profile_addresses",
+# The profile store: the profiles GROUP_BY_PROFILE groups by, and the Conversation
+# Memory stand-in serves. An identifier (``phone`` +1..., ``email`` ...) belongs to
+# at most one profile of the account; traits and memories belong to their profile.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Index(None, "account_sid", "id"),
+)
+
+profile_identifiers = sa.Table(
+    "profile_identifiers",
     metadata,
     sa.Column("account_sid", sa.String(34), primary_key=True),
-    sa.Column("address", sa.String(256), primary_key=True),
-    sa.Column("profile_id", sa.String(64), nullable=False),
+    sa.Column("id_type", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(256), primary_key=True),
+    sa.Column("profile_id", ID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Index(None, "profile_id"),
+)
+
+profile_traits = sa.Table(
+    "profile_traits",
+    metadata,
+    sa.Column("profile_id", ID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("trait_group", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", JSON, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+# Observations and conversation summaries (``kind``), what Recall searches.
+profile_memories = sa.Table(
+    "profile_memories",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("profile_id", ID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("source", sa.String(100), nullable=True),
+    sa.Column("conversation_ids", JSON, nullable=False),
+    sa.Column("occurred_ms", MS, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Index(None, "profile_id", "kind", "id"),
+)
+
+# Studio Flow Executions (the handoff stand-in). SIDs are time-ordered, so they page in creation order.
+studio_executions = sa.Table(
+    "studio_executions",
+    metadata,
+    sa.Column("sid", sa.String(34), primary_key=True),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("flow_sid", sa.String(34), nullable=False),
+    sa.Column("contact_address", sa.String(256), nullable=False),
+    sa.Column("from_address", sa.String(256), nullable=False),
+    sa.Column("parameters", JSON, nullable=True),
+    sa.Column("conversation_id", ID, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+    sa.Column("ends_ms", MS, nullable=False),
+    sa.Index(None, "account_sid", "flow_sid", "sid"),
+    sa.Index(None, "account_sid", "sid"),
 )

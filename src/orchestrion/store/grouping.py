@@ -1,0 +1,71 @@
+"""Queries of grouping (``domain.grouping``): the open conversation of a group, and the lock that serializes it.
+
+The search and the insert of a new conversation must not interleave for one
+group, or two messages (or a message and a create) arriving together would
+start two conversations. PostgreSQL: a transaction-scoped advisory lock on
+the group's key; SQLite has one writer, which serializes them already.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from orchestrion.domain.grouping import Form
+from orchestrion.store.database import SqlConnection
+from orchestrion.store.tables import conversations, participant_addresses, participants
+
+
+def at_any(forms: Sequence[Form]) -> sa.ColumnElement[bool]:
+    """A participant address row is one of ``forms``."""
+    return sa.or_(
+        *(sa.and_(participant_addresses.c.channel == str(c), participant_addresses.c.address == a) for c, a in forms)
+    )
+
+
+def _holding(forms: Sequence[Form]) -> sa.Select[tuple[str]]:
+    return sa.select(participant_addresses.c.conversation_id).where(at_any(forms))
+
+
+class GroupingRepo:
+    def __init__(self, conn: SqlConnection, backend: str) -> None:
+        self._conn = conn
+        self._backend = backend
+
+    async def lock(self, key: str) -> None:
+        """Serialize the transactions that take this key, until they end."""
+        if self._backend != "postgresql":
+            return
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        await self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(number)))
+
+    def _open(self, account_sid: str, configuration_id: str) -> sa.Select[tuple[str]]:
+        return (
+            sa.select(conversations.c.id)
+            .where(
+                conversations.c.account_sid == account_sid,
+                conversations.c.configuration_id == configuration_id,
+                conversations.c.status != "CLOSED",
+            )
+            .order_by(conversations.c.id.desc())
+            .limit(1)
+        )
+
+    async def open_by_addresses(
+        self, account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]
+    ) -> str | None:
+        """The newest open conversation of the configuration holding one form of every side."""
+        query = self._open(account_sid, configuration_id)
+        for side in sides:
+            query = query.where(conversations.c.id.in_(_holding(side)))
+        return (await self._conn.execute(query)).scalar()
+
+    async def open_by_profiles(self, account_sid: str, configuration_id: str, profile_ids: Sequence[str]) -> str | None:
+        """The newest open conversation of the configuration with a participant of one of the profiles."""
+        with_profile = sa.select(participants.c.conversation_id).where(
+            participants.c.account_sid == account_sid, participants.c.profile_id.in_(list(profile_ids))
+        )
+        query = self._open(account_sid, configuration_id).where(conversations.c.id.in_(with_profile))
+        return (await self._conn.execute(query)).scalar()
