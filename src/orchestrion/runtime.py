@@ -64,7 +64,13 @@ class Runtime:
         )
         settings.check_test_clock()
         clock = SystemClock()
-        ctx = Context(store=store, clock=clock, sandbox_step_ms=settings.sandbox_step_ms, webhooks=webhooks)
+        ctx = Context(
+            store=store,
+            clock=clock,
+            sandbox_step_ms=settings.sandbox_step_ms,
+            webhooks=webhooks,
+            studio_execution_ms=int(settings.studio_execution_s * 1000),
+        )
         limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
         limits = Limits(
             requests_per_second=settings.rate_limit_rps,

@@ -65,6 +65,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: Path = Path("orchestrion.key")
     sandbox_step_ms: int = 50
+    studio_execution_s: float = 60.0
     log_level: str = "info"
     log_format: str = "console"
     run_worker: bool = True
@@ -110,6 +111,7 @@ class Settings:
             secret_key=env.get("ORCHESTRION_SECRET_KEY") or None,
             secret_key_file=Path(env.get("ORCHESTRION_SECRET_KEY_FILE") or "orchestrion.key"),
             sandbox_step_ms=_int(env, "ORCHESTRION_SANDBOX_STEP_MS", 50),
+            studio_execution_s=_float(env, "ORCHESTRION_STUDIO_EXECUTION_S", 60.0),
             log_level=(env.get("ORCHESTRION_LOG_LEVEL") or "info").lower(),
             log_format=log_format,
             run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),

@@ -26,6 +26,7 @@ def run(query: str | None, limit: int = 10, threshold: float = 0.0) -> list[tupl
 
 def test_terms_are_case_folded_words_without_common_ones_or_plural_s() -> None:
     assert terms("The ORDERS of Ada's address, please!") == {"order", "ada", "address", "please"}
+    assert terms("deliveries") == terms("delivery")
 
 
 def test_a_score_is_the_share_of_the_query_terms_a_text_holds() -> None:

@@ -15,7 +15,8 @@ from orchestrion.api import errors
 from orchestrion.api.context import ApiState, credentials_from_header
 from orchestrion.domain.errors import OrchestrionError
 
-PROTECTED_PREFIXES = ("/v2/", "/sandbox")
+# /v2: Conversations and the Studio stand-in (/v2/Flows); /v1/Stores: the Memory stand-in.
+PROTECTED_PREFIXES = ("/v2/", "/sandbox", "/v1/Stores")
 _tokens = itertools.count()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
@@ -31,8 +31,10 @@ def documented(
     body: type[BaseModel] | None = None,
     status: int = 200,
     tag: str = "Conversations",
+    response: type[BaseModel] | None = None,
+    media_type: str = "application/json",
 ) -> Callable[[F], F]:
-    """Attach OpenAPI facts to a route handler."""
+    """Attach OpenAPI facts to a route handler (``response``: the model of its success body)."""
 
     def mark(handler: F) -> F:
         handler.__openapi__ = {  # type: ignore[attr-defined]
@@ -41,10 +43,23 @@ def documented(
             "body": body,
             "status": status,
             "tag": tag,
+            "response": response,
+            "media_type": media_type,
         }
         return handler
 
     return mark
+
+
+def _component(
+    components: dict[str, Any], model: type[BaseModel], mode: Literal["validation", "serialization"]
+) -> dict[str, str]:
+    """Register ``model`` (and the models it uses) as components; a reference to it."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True, mode=mode)
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
@@ -74,13 +89,14 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         }
         body: type[BaseModel] | None = meta["body"]
         if body is not None:
-            schema = body.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
-            for name, definition in schema.pop("$defs", {}).items():
-                components[name] = definition
-            components[body.__name__] = schema
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
+                "content": {meta["media_type"]: {"schema": _component(components, body, "validation")}},
+            }
+        response: type[BaseModel] | None = meta["response"]
+        if response is not None:
+            operation["responses"][str(meta["status"])]["content"] = {
+                "application/json": {"schema": _component(components, response, "serialization")}
             }
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(route.path, {})[method.lower()] = operation

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import orjson
 from starlette.requests import Request
 
+from orchestrion.domain.clock import from_wire
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.store.paging import Page, PageRequest
 
@@ -76,9 +77,35 @@ def envelope(
     to_wire: Callable[[T], dict[str, Any]],
     item_id: Callable[[T], str],
 ) -> dict[str, Any]:
+    return {key: [to_wire(item) for item in page.items], "meta": page_meta(key, page, size, tokens, scope, item_id)}
+
+
+def page_meta(
+    key: str, page: Page[T], size: int, tokens: PageTokens, scope: str, item_id: Callable[[T], str]
+) -> dict[str, Any]:
+    """``{"key", "pageSize", "nextToken"?, "previousToken"?}`` of a page."""
     meta: dict[str, Any] = {"key": key, "pageSize": size}
     if page.items and page.more_after:
         meta["nextToken"] = tokens.encode(scope, "n", item_id(page.items[-1]))
     if page.items and page.more_before:
         meta["previousToken"] = tokens.encode(scope, "p", item_id(page.items[0]))
-    return {key: [to_wire(item) for item in page.items], "meta": meta}
+    return meta
+
+
+def descending(request: Request) -> bool:
+    """``orderBy``: ``DESC`` (the default) or ``ASC``, as the Memory API's lists take it."""
+    order = (request.query_params.get("orderBy") or "DESC").upper()
+    if order not in ("ASC", "DESC"):
+        raise InvalidInput("Invalid parameter orderBy: must be ASC or DESC")
+    return order == "DESC"
+
+
+def time_param(request: Request, name: str) -> int | None:
+    """A date-time query parameter (a list filter), in epoch milliseconds; absent or empty: None."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return from_wire(raw)
+    except ValueError as error:
+        raise InvalidInput(f"Invalid parameter {name}: an ISO 8601 date-time with a time zone is expected") from error

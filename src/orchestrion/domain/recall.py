@@ -4,7 +4,8 @@ No model and no network, so the same query over the same texts always ranks
 them the same way. A text's score for a query is the share of the query's
 distinct terms that it contains, from 0 to 1. Terms are runs of letters and
 digits, case-folded, with common English words and single characters left
-out and a plural ``s`` dropped (``orders`` finds ``order``). Texts scoring 0, or under the
+out and plurals made singular the simple way (``orders`` finds ``order``,
+``deliveries`` finds ``delivery``). Texts scoring 0, or under the
 threshold, are left out; the others come best first, then newest first, then
 by id. A query without any term (absent, or only common words) ranks nothing:
 the newest texts come first, without a score, as the Memory API does when it
@@ -35,7 +36,9 @@ def terms(text: str) -> frozenset[str]:
     for word in _WORD.findall(text.casefold()):
         if len(word) < 2 or word in STOP_WORDS:
             continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
         out.add(word)
     return frozenset(out)

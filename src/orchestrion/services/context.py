@@ -35,5 +35,7 @@ class Context:
     clock: Clock
     wakeup: Wakeup = field(default_factory=Wakeup)
     sandbox_step_ms: int = 50
+    # How long a Studio Flow Execution stays active (the handoff stand-in).
+    studio_execution_ms: int = 60_000
     # Status callbacks out: the policy (timeout, attempts, public-only) and the process's one HTTP client.
     webhooks: WebhookSender = field(default_factory=WebhookSender)

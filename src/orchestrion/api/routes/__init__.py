@@ -11,10 +11,14 @@ from orchestrion.api.routes import (
     configurations,
     conversations,
     inbound,
+    memories,
     operations,
     participants,
+    profiles,
     sandbox,
     sandbox_inbound,
+    sandbox_studio,
+    studio,
     webhooks,
 )
 
@@ -31,4 +35,8 @@ ROUTES: list[BaseRoute] = [
     *sandbox_inbound.routes,
     *inbound.routes,
     *webhooks.routes,
+    *profiles.routes,
+    *memories.routes,
+    *studio.routes,
+    *sandbox_studio.routes,
 ]

@@ -17,6 +17,16 @@ class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
+class Out(BaseModel):
+    """Base of response bodies: camelCase on the wire, absent fields left out (``wire()``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return out
+
+
 class StrictWire(Wire):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
