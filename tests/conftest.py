@@ -186,6 +186,21 @@ def new_account(database_url: str) -> Credentials:
     return asyncio.run(make())
 
 
+def new_api_key(database_url: str, creds: Credentials) -> Credentials:
+    """An API key (SID and secret) of the account, as Twilio Agent Connect authenticates."""
+    from orchestrion.runtime import Runtime
+
+    async def make() -> Credentials:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            key = await accounts.create_api_key(runtime.ctx, creds.account_sid)
+        finally:
+            await runtime.ctx.store.close()
+        return Credentials(key.sid, key.secret)
+
+    return asyncio.run(make())
+
+
 @pytest.fixture
 def account(database_url: str) -> Credentials:
     return new_account(database_url)

@@ -10,7 +10,6 @@ Waits are bounded polls; nothing here is about how long anything took.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,11 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrion.runtime import Runtime
-from orchestrion.services import accounts
 from tests.acceptance.actions_support import AGENT, CUSTOMER, wait_for
 from tests.acceptance.conftest import MEMORY_STORE_ID, create_configuration
-from tests.conftest import Credentials, LiveServer, free_port, test_settings
+from tests.conftest import Credentials, LiveServer, free_port, new_api_key
 
 APP = Path(__file__).with_name("agent_connect_app.py")
 FLOW = "FW" + "ab" * 16
@@ -56,18 +53,6 @@ class AgentConnect:
     def refused(self) -> list[dict[str, Any]]:
         """TAC's calls that did not answer 2xx."""
         return [c for c in self.calls() if not 200 <= c["status"] < 300]
-
-
-def api_key(database_url: str, account: Credentials) -> Credentials:
-    async def make() -> Credentials:
-        runtime = Runtime.build(test_settings(database_url))
-        try:
-            key = await accounts.create_api_key(runtime.ctx, account.account_sid)
-        finally:
-            await runtime.ctx.store.close()
-        return Credentials(key.sid, key.secret)
-
-    return asyncio.run(make())
 
 
 def start_agent_connect(
@@ -141,7 +126,7 @@ def agent_connect(
         statusCallbacks=[{"url": f"http://127.0.0.1:{port}/webhook", "method": "POST"}],
     )
     tac = start_agent_connect(
-        server, account, api_key(database_url, account), configuration_id, port, memory_mode, tmp_path / "tac.log"
+        server, account, new_api_key(database_url, account), configuration_id, port, memory_mode, tmp_path / "tac.log"
     )
     try:
         yield tac

@@ -17,11 +17,9 @@ from tac.context.conversation import ConversationClient
 from tac.context.memory import MemoryClient
 from tac.models.conversation import ParticipantAddress, ParticipantRequest
 
-from orchestrion.runtime import Runtime
-from orchestrion.services import accounts
 from tests.acceptance.actions_support import AGENT, CUSTOMER
 from tests.acceptance.conftest import MEMORY_STORE_ID, create_configuration
-from tests.conftest import Credentials, LiveServer, test_settings
+from tests.conftest import Credentials, LiveServer, new_api_key
 
 T = TypeVar("T")
 
@@ -32,17 +30,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture
 def api_key(database_url: str, account: Credentials) -> Credentials:
-    """An API key of the account: what TAC authenticates with."""
-
-    async def make() -> Credentials:
-        runtime = Runtime.build(test_settings(database_url))
-        try:
-            key = await accounts.create_api_key(runtime.ctx, account.account_sid)
-        finally:
-            await runtime.ctx.store.close()
-        return Credentials(key.sid, key.secret)
-
-    return run(make())
+    return new_api_key(database_url, account)
 
 
 @pytest.fixture
