@@ -189,7 +189,7 @@ def test_chat_message_goes_to_several_recipients(client: Any, conversation_id: s
 def test_address_and_channel_create_an_agent_and_a_customer(client: Any, conversation_id: str) -> None:
     wait_terminal(client, conversation_id, send(client, conversation_id).id)
     found = {(p.type, p.name, p.addresses[0]["address"]) for p in _participants(client, conversation_id)}
-    assert found == {("AGENT", None, AGENT), ("CUSTOMER", None, CUSTOMER)}
+    assert found == {("AGENT", AGENT, AGENT), ("CUSTOMER", CUSTOMER, CUSTOMER)}  # unnamed: named after the address
 
 
 def test_address_and_channel_reuse_the_participant_owning_the_address(client: Any, conversation_id: str) -> None:
