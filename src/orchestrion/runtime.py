@@ -116,13 +116,6 @@ class Runtime:
             )
 
     def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
-        if 2 * self.settings.webhook_timeout_s * 1000 >= self.settings.job_lease_ms:
-            log.warning(
-                "webhook_timeout_not_below_lease",
-                webhook_timeout_s=self.settings.webhook_timeout_s,
-                job_lease_ms=self.settings.job_lease_ms,
-                consequence="a slow callback may be sent again by another worker before it ends",
-            )
         return Dispatcher(
             self.ctx,
             build_handlers(self.ctx),

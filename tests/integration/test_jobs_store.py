@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from orchestrion.store.jobs import JobLease
 from orchestrion.store.store import Store
 
 pytestmark = pytest.mark.asyncio
@@ -48,8 +49,8 @@ async def test_completing_a_job_needs_the_lease_holder(store: Store) -> None:
     async with store.write() as tx:
         (job,) = await tx.jobs.claim("w1", now_ms=1_000, lease_ms=500, limit=1)
     async with store.write() as tx:
-        by_other = await tx.jobs.complete(job.id, "w2")
-        by_holder = await tx.jobs.complete(job.id, "w1")
+        by_other = await tx.jobs.complete(JobLease.of(job, "w2"))
+        by_holder = await tx.jobs.complete(JobLease.of(job, "w1"))
         remaining = await tx.jobs.count()
     assert (by_other, by_holder, remaining) == (False, True, 0)
 
@@ -59,7 +60,7 @@ async def test_retried_job_waits_for_its_new_run_time(store: Store) -> None:
         await tx.jobs.enqueue("k", {}, now_ms=1_000)
     async with store.write() as tx:
         (job,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=500, limit=1)
-        await tx.jobs.retry(job.id, "w", run_at_ms=3_000, error="boom")
+        await tx.jobs.retry(JobLease.of(job, "w"), run_at_ms=3_000, error="boom")
     async with store.write() as tx:
         before = await tx.jobs.claim("w", now_ms=2_999, lease_ms=500, limit=1)
         after = await tx.jobs.claim("w", now_ms=3_000, lease_ms=500, limit=1)
@@ -96,7 +97,7 @@ async def test_jobs_sharing_an_ordering_key_run_one_at_a_time_in_order(store: St
     assert sorted(j.payload["n"] for j in first) == [0, 9]
     async with store.write() as tx:
         head = next(j for j in first if j.payload["n"] == 0)
-        await tx.jobs.complete(head.id, "w")
+        await tx.jobs.complete(JobLease.of(head, "w"))
     async with store.write() as tx:
         second = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
     assert [j.payload["n"] for j in second] == [1]
@@ -108,7 +109,47 @@ async def test_a_retried_head_job_holds_back_later_jobs_of_its_key(store: Store)
         await tx.jobs.enqueue("k", {"n": 1}, now_ms=1_000, ordering_key="conv")
     async with store.write() as tx:
         (head,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
-        await tx.jobs.retry(head.id, "w", run_at_ms=9_000, error="receiver down")
+        await tx.jobs.retry(JobLease.of(head, "w"), run_at_ms=9_000, error="receiver down")
     async with store.write() as tx:
         meanwhile = await tx.jobs.claim("w", now_ms=2_000, lease_ms=60_000, limit=10)
     assert meanwhile == []
+
+
+async def _claimed(store: Store, worker: str, *, now_ms: int, count: int = 1) -> list[JobLease]:
+    async with store.write() as tx:
+        for n in range(count):
+            await tx.jobs.enqueue("k", {"n": n}, now_ms=now_ms)
+    async with store.write() as tx:
+        return [JobLease.of(j, worker) for j in await tx.jobs.claim(worker, now_ms=now_ms, lease_ms=500, limit=count)]
+
+
+async def test_a_heartbeat_extends_the_leases_its_runs_still_hold(store: Store) -> None:
+    kept, lost = await _claimed(store, "w1", now_ms=1_000, count=2)
+    async with store.write() as tx:
+        await tx.jobs.retry(lost, run_at_ms=1_000, error="handed back")
+        [taken] = await tx.jobs.claim("w2", now_ms=1_000, lease_ms=500, limit=1)
+    async with store.write() as tx:
+        held = await tx.jobs.extend([kept, lost], lease_until_ms=5_000)
+    async with store.write() as tx:
+        later = await tx.jobs.claim("w3", now_ms=4_000, lease_ms=500, limit=10)
+    # The job w2 took was not extended by w1's heartbeat; the one w1 kept was.
+    assert (held, taken.id, [j.id for j in later]) == ({kept.job_id}, lost.job_id, [lost.job_id])
+
+
+async def test_a_run_holds_its_job_only_with_its_own_attempt(store: Store) -> None:
+    [lease] = await _claimed(store, "w", now_ms=1_000)
+    async with store.write() as tx:
+        [again] = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=1)  # the same worker, a later run
+    async with store.write() as tx:
+        stale, current = await tx.jobs.hold(lease), await tx.jobs.hold(JobLease.of(again, "w"))
+        stale_completes = await tx.jobs.complete(lease)
+    assert (stale, current, stale_completes) == (False, True, False)
+
+
+async def test_a_released_job_is_claimable_at_once(store: Store) -> None:
+    [lease] = await _claimed(store, "stopping", now_ms=1_000)
+    async with store.write() as tx:
+        assert await tx.jobs.release(lease)
+    async with store.write() as tx:
+        [again] = await tx.jobs.claim("other", now_ms=1_001, lease_ms=500, limit=1)
+    assert (again.id, again.attempts) == (lease.job_id, 2)

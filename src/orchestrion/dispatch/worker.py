@@ -1,9 +1,21 @@
-"""Claims due jobs from the outbox and runs them.
+"""Claims due jobs from the outbox and runs them, keeping each one with heartbeats.
 
-A claimed job carries a lease; if this process dies, the lease runs out and
-any worker takes the job again. Jobs must therefore be safe to run twice
-(handlers are idempotent: provider sends carry an idempotency key, outcomes
-are guarded by the action's state machine).
+A claimed job carries a lease. While it runs, a heartbeat extends the lease
+of every running job every third of a lease, so a job slower than its lease
+is never taken by another worker; if this process dies, the heartbeats stop,
+the leases run out and any worker takes the jobs again.
+
+A heartbeat that finds a job taken over (this process stalled past the
+lease), or that cannot reach the database until the lease has run out, stops
+that run. Whatever the run still tries to write is refused in any case: it
+runs inside ``Store.fenced``, so each of its write transactions commits only
+while the run still holds the job. The run that lost its job commits nothing.
+
+A job may still run twice: after a crash between a handler's commit and the
+job's completion, or when a run is stopped after a side effect outside the
+database (a provider's send, a webhook's request). Handlers stay idempotent
+for that: sends carry an idempotency key, outcomes are guarded by the
+action's state machine, webhook repeats carry the same idempotency token.
 """
 
 from __future__ import annotations
@@ -12,20 +24,48 @@ import asyncio
 import os
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
 
 import structlog
 
 from orchestrion.dispatch.retry import Backoff
 from orchestrion.domain import errors
+from orchestrion.domain.clock import Clock
 from orchestrion.domain.models import Job
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
+from orchestrion.store.jobs import JobLease
+from orchestrion.store.store import Store
 
 log = structlog.get_logger("orchestrion.dispatch")
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class _Next(Enum):
+    COMPLETE = "complete"  # done: delete the job
+    RETRY = "retry"  # failed for now: run again after a backoff
+    GIVE_UP = "give_up"  # failed for good, recorded by the handler's give_up
+    KEEP = "keep"  # the failure could not be recorded: leave the job to its lease
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    next: _Next
+    reason: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One running job: its lease as this worker last wrote it, on the lease clock."""
+
+    job: Job
+    lease: JobLease
+    until_ms: int
+    finishing: bool = False  # the handler is done; its outcome is being recorded
 
 
 class Dispatcher:
@@ -39,32 +79,38 @@ class Dispatcher:
         lease_ms: int = 30_000,
         poll_s: float = 0.5,
         backoff: Backoff | None = None,
+        lease_clock: Clock | None = None,
     ) -> None:
         self._ctx = ctx
         self._handlers = handlers
         self.worker_id = worker_id or default_worker_id()
         self._concurrency = concurrency
         self._lease_ms = lease_ms
+        self._lease_clock = lease_clock or ctx.clock
+        self._heartbeat_s = lease_ms / 3 / 1000
         self._poll_s = poll_s
         self._backoff = backoff or Backoff()
-        self._slots = asyncio.Semaphore(concurrency)
-        self._running: set[asyncio.Task[None]] = set()
+        self._runs: dict[asyncio.Task[None], _Run] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher_started", worker_id=self.worker_id, concurrency=self._concurrency)
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except errors.StoreUnavailable as error:
-                log.warning("dispatcher_store_unavailable", error=error.message)
-                claimed = 0
-            if claimed == 0:
-                await self._sleep(stop)
-            else:
-                # Store calls may complete without suspending (SQLite runs on
-                # the loop's thread): let the claimed jobs and requests run.
-                await asyncio.sleep(0)
-        await self.drain()
+        beating = asyncio.create_task(self._beat())
+        try:
+            while not stop.is_set():
+                try:
+                    claimed = await self.run_once()
+                except errors.StoreUnavailable as error:
+                    log.warning("dispatcher_store_unavailable", error=error.message)
+                    claimed = 0
+                if claimed == 0:
+                    await self._sleep(stop)
+                else:
+                    # Store calls may complete without suspending (SQLite runs on
+                    # the loop's thread): let the claimed jobs and requests run.
+                    await asyncio.sleep(0)
+            await self.drain()
+        finally:
+            beating.cancel()
         log.info("dispatcher_stopped", worker_id=self.worker_id)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
@@ -81,64 +127,133 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim as many jobs as there are free slots and start them; the number claimed."""
-        free = self._concurrency - len(self._running)
+        free = self._concurrency - len(self._runs)
         if free <= 0:
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(set(self._runs), return_when=asyncio.FIRST_COMPLETED)
             return 1
+        now = self._lease_clock.now_ms()
         async with self._ctx.store.write() as tx:
-            jobs = await tx.jobs.claim(
-                self.worker_id, now_ms=self._ctx.clock.now_ms(), lease_ms=self._lease_ms, limit=free
-            )
+            jobs = await tx.jobs.claim(self.worker_id, now_ms=now, lease_ms=self._lease_ms, limit=free)
         for job in jobs:
-            task = asyncio.create_task(self._execute(job))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            run = _Run(job, JobLease.of(job, self.worker_id), until_ms=now + self._lease_ms)
+            task = asyncio.create_task(self._execute(run))
+            self._runs[task] = run
+            task.add_done_callback(self._forget)
         return len(jobs)
 
-    async def drain(self) -> None:
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+    def running(self) -> list[Job]:
+        """The jobs this dispatcher is running now."""
+        return [run.job for run in self._runs.values()]
 
-    async def _execute(self, job: Job) -> None:
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._runs.pop(task, None)
+
+    async def drain(self) -> None:
+        if self._runs:
+            await asyncio.gather(*self._runs, return_exceptions=True)
+
+    # --- heartbeats
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Extend the lease of every running job; stop the runs that no longer hold theirs."""
+        runs = {task: run for task, run in self._runs.items() if not run.finishing}
+        if not runs:
+            return
+        now = self._lease_clock.now_ms()
+        until = now + self._lease_ms
+        try:
+            async with self._ctx.store.write() as tx:
+                held = await tx.jobs.extend([run.lease for run in runs.values()], lease_until_ms=until)
+        except errors.StoreUnavailable as error:
+            log.warning("job_heartbeat_failed", worker_id=self.worker_id, running=len(runs), error=error.message)
+            for task, run in runs.items():
+                if run.until_ms <= now:
+                    self._stop_run(task, run, "its lease ran out while the database could not be reached")
+            return
+        for task, run in runs.items():
+            if run.lease.job_id in held:
+                run.until_ms = until
+            else:
+                self._stop_run(task, run, "another worker took it after its lease ran out")
+
+    def _stop_run(self, task: asyncio.Task[None], run: _Run, reason: str) -> None:
+        if run.finishing or task.done():
+            return  # finished meanwhile: its outcome is fenced like any write
+        log.warning("job_lease_lost", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts, reason=reason)
+        task.cancel()
+
+    # --- one run
+
+    async def _execute(self, run: _Run) -> None:
+        job = run.job
         handler = self._handlers.get(job.kind)
         if handler is None:
             log.error("job_kind_unknown", kind=job.kind, job_id=job.id)
-            await self._finish(job)
-            return
+            outcome = _Outcome(_Next.COMPLETE)
+        else:
+            try:
+                with Store.fenced(run.lease):
+                    outcome = await self._attempt(handler, job)
+            except errors.LeaseLost as lost:
+                log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
+                return
+        run.finishing = True
+        try:
+            await self._record(run, outcome)
+        except errors.StoreUnavailable as error:
+            # Nothing lost: the job is still in the outbox and runs again after its lease.
+            log.warning("job_outcome_not_recorded", kind=job.kind, job_id=job.id, error=error.message)
+
+    async def _attempt(self, handler: Handler, job: Job) -> _Outcome:
+        """Run the job (or give it up) inside its fence; what to do with it next."""
         if job.attempts > job.max_attempts:
-            await self._give_up(handler, job, "gave up after repeated interruptions")
-            return
+            return await self._give_up(handler, job, "gave up after repeated interruptions")
         try:
             await handler.run(job)
-        except Exception as error:  # noqa: BLE001 - any failure of a job is retried or recorded, never fatal
-            await self._failed(handler, job, error)
-            return
-        await self._finish(job)
+        except errors.LeaseLost:
+            raise
+        except Exception as error:  # any failure of a job is retried or recorded, never fatal
+            reason = error.message if isinstance(error, errors.OrchestrionError) else f"{type(error).__name__}: {error}"
+            if not isinstance(error, errors.OrchestrionError):
+                log.exception("job_crashed", kind=job.kind, job_id=job.id, attempt=job.attempts)
+            permanent = isinstance(error, errors.ProviderError) and not error.transient
+            if permanent or job.attempts >= job.max_attempts:
+                return await self._give_up(handler, job, reason)
+            return _Outcome(_Next.RETRY, reason)
+        return _Outcome(_Next.COMPLETE)
 
-    async def _failed(self, handler: Handler, job: Job, error: Exception) -> None:
-        reason = error.message if isinstance(error, errors.OrchestrionError) else f"{type(error).__name__}: {error}"
-        permanent = isinstance(error, errors.ProviderError) and not error.transient
-        if not isinstance(error, errors.OrchestrionError):
-            log.exception("job_crashed", kind=job.kind, job_id=job.id, attempt=job.attempts)
-        if permanent or job.attempts >= job.max_attempts:
-            await self._give_up(handler, job, reason)
-            return
-        delay = self._backoff.delay_ms(job.attempts)
-        log.info(
-            "job_retry_scheduled", kind=job.kind, job_id=job.id, attempt=job.attempts, delay_ms=delay, error=reason
-        )
-        async with self._ctx.store.write() as tx:
-            await tx.jobs.retry(job.id, self.worker_id, run_at_ms=self._ctx.clock.now_ms() + delay, error=reason)
-
-    async def _give_up(self, handler: Handler, job: Job, reason: str) -> None:
+    async def _give_up(self, handler: Handler, job: Job, reason: str) -> _Outcome:
         log.warning("job_given_up", kind=job.kind, job_id=job.id, attempts=job.attempts, reason=reason)
         try:
             await handler.give_up(job, reason)
-        except Exception:
+        except errors.LeaseLost:
+            raise
+        except Exception:  # the job stays in the outbox and comes back after its lease
             log.exception("job_give_up_failed", kind=job.kind, job_id=job.id)
-            return  # the lease will expire and the job comes back
-        await self._finish(job)
+            return _Outcome(_Next.KEEP, reason)
+        return _Outcome(_Next.GIVE_UP, reason)
 
-    async def _finish(self, job: Job) -> None:
+    async def _record(self, run: _Run, outcome: _Outcome) -> None:
+        job = run.job
+        if outcome.next is _Next.KEEP:
+            return
+        if outcome.next is _Next.RETRY:
+            delay = self._backoff.delay_ms(job.attempts)
+            log.info(
+                "job_retry_scheduled",
+                kind=job.kind,
+                job_id=job.id,
+                attempt=job.attempts,
+                delay_ms=delay,
+                error=outcome.reason,
+            )
+            async with self._ctx.store.write() as tx:
+                await tx.jobs.retry(run.lease, run_at_ms=self._ctx.clock.now_ms() + delay, error=outcome.reason)
+            return
         async with self._ctx.store.write() as tx:
-            await tx.jobs.complete(job.id, self.worker_id)
+            await tx.jobs.complete(run.lease)

@@ -1,7 +1,18 @@
-"""The outbox: enqueue in the caller's transaction, claim with a lease."""
+"""The outbox: enqueue in the caller's transaction, claim with a lease, keep it with heartbeats.
+
+A claim increments ``attempts`` and writes ``locked_by`` and ``lease_until_ms``.
+The pair (``locked_by``, ``attempts``) is the fencing token of that run
+(``JobLease``): another worker can take the job only after the lease ran out,
+and taking it changes the pair. So every write made for a run (heartbeat,
+completion, retry, release, and through ``hold`` the handler's own result
+transactions) is conditional on the token, and a run that lost its job can
+no longer change anything.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +22,19 @@ from orchestrion.store.database import SqlConnection
 from orchestrion.store.notify import JOBS_CHANNEL
 from orchestrion.store.sqlfuncs import greatest
 from orchestrion.store.tables import jobs
+
+
+@dataclass(frozen=True, slots=True)
+class JobLease:
+    """One run of one job by one worker: the fencing token of everything written for that run."""
+
+    job_id: int
+    worker_id: str
+    attempt: int
+
+    @classmethod
+    def of(cls, job: Job, worker_id: str) -> JobLease:
+        return cls(job.id, worker_id, job.attempts)
 
 
 def _job(row: Any) -> Job:
@@ -58,18 +82,32 @@ class _Statements:
         )
         self.insert = jobs.insert().returning(jobs.c.id)
         self.notify = sa.select(sa.func.pg_notify(JOBS_CHANNEL, ""))
-        self.complete = jobs.delete().where(
-            jobs.c.id == sa.bindparam("b_id"), jobs.c.locked_by == sa.bindparam("worker")
+        held = sa.and_(
+            jobs.c.id == sa.bindparam("b_id"),
+            jobs.c.locked_by == sa.bindparam("worker"),
+            jobs.c.attempts == sa.bindparam("attempt"),
         )
+        self.complete = jobs.delete().where(held)
         self.retry = (
             jobs.update()
-            .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.locked_by == sa.bindparam("worker"))
+            .where(held)
             .values(
                 run_at_ms=sa.bindparam("v_run_at"),
                 lease_until_ms=None,
                 locked_by=None,
                 last_error=sa.bindparam("v_error"),
             )
+        )
+        self.release = jobs.update().where(held).values(lease_until_ms=None, locked_by=None)
+        hold = sa.select(jobs.c.id).where(held)
+        # Locked for the rest of the caller's transaction: a claim skips the row (PostgreSQL's
+        # SKIP LOCKED; SQLite has one writer at a time), so the run cannot lose it before commit.
+        self.hold = hold.with_for_update(read=True) if backend == "postgresql" else hold
+        self.extend = (
+            jobs.update()
+            .where(jobs.c.locked_by == sa.bindparam("worker"), jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+            .values(lease_until_ms=sa.bindparam("lease_until"))
+            .returning(jobs.c.id, jobs.c.attempts)
         )
         due_at = greatest(backend, jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
         self.next_due = sa.select(sa.func.min(due_at)).where(first_of_its_key)
@@ -125,16 +163,49 @@ class JobRepo:
         )
         return sorted((_job(row) for row in result), key=lambda j: (j.run_at_ms, j.id))
 
-    async def complete(self, job_id: int, worker_id: str) -> bool:
-        """Delete a finished job, if this worker still holds its lease."""
-        result = await self._conn.execute(self._sql.complete, {"b_id": job_id, "worker": worker_id})
+    async def extend(self, leases: Sequence[JobLease], *, lease_until_ms: int) -> set[int]:
+        """The heartbeat: push the lease of every job in ``leases`` (one worker's) to ``lease_until_ms``.
+
+        Returns the ids of the jobs still held by these runs; a job missing from
+        it was finished, or taken by another worker after its lease ran out.
+        """
+        if not leases:
+            return set()
+        workers = {lease.worker_id for lease in leases}
+        if len(workers) != 1:
+            raise ValueError("one heartbeat extends the leases of one worker")
+        rows = await self._conn.execute(
+            self._sql.extend,
+            {"worker": workers.pop(), "ids": [lease.job_id for lease in leases], "lease_until": lease_until_ms},
+        )
+        attempt_of = {lease.job_id: lease.attempt for lease in leases}
+        return {row.id for row in rows if attempt_of[row.id] == row.attempts}
+
+    async def hold(self, lease: JobLease) -> bool:
+        """Whether ``lease`` still holds its job; if so the row stays locked until this transaction ends."""
+        row = (await self._conn.execute(self._sql.hold, self._held(lease))).first()
+        return row is not None
+
+    async def complete(self, lease: JobLease) -> bool:
+        """Delete a finished job, if this run still holds it."""
+        result = await self._conn.execute(self._sql.complete, self._held(lease))
         return bool(result.rowcount)
 
-    async def retry(self, job_id: int, worker_id: str, *, run_at_ms: int, error: str) -> bool:
+    async def retry(self, lease: JobLease, *, run_at_ms: int, error: str) -> bool:
+        """Hand the job back to be run again at ``run_at_ms``, if this run still holds it."""
         result = await self._conn.execute(
-            self._sql.retry, {"b_id": job_id, "worker": worker_id, "v_run_at": run_at_ms, "v_error": error[:2000]}
+            self._sql.retry, {**self._held(lease), "v_run_at": run_at_ms, "v_error": error[:2000]}
         )
         return bool(result.rowcount)
+
+    async def release(self, lease: JobLease) -> bool:
+        """Give an unfinished job back at once (a worker stopping), if this run still holds it."""
+        result = await self._conn.execute(self._sql.release, self._held(lease))
+        return bool(result.rowcount)
+
+    @staticmethod
+    def _held(lease: JobLease) -> dict[str, Any]:
+        return {"b_id": lease.job_id, "worker": lease.worker_id, "attempt": lease.attempt}
 
     async def next_due_ms(self) -> int | None:
         """When the earliest job becomes claimable (run time or lease expiry).
