@@ -16,13 +16,13 @@ import orchestrion
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
-from orchestrion.dispatch.worker import Dispatcher
+from orchestrion.dispatch.worker import Dispatcher, Pool
 from orchestrion.domain.clock import SystemClock
 from orchestrion.domain.ratelimit import Limits
 from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
-from orchestrion.services.jobs import build_handlers
+from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, build_handlers
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
 from orchestrion.settings import Settings
@@ -116,12 +116,24 @@ class Runtime:
             )
 
     def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
+        """``concurrency`` (``worker --concurrency``) replaces ORCHESTRION_WORKER_CONCURRENCY."""
         return Dispatcher(
             self.ctx,
             build_handlers(self.ctx),
-            concurrency=concurrency or self.settings.worker_concurrency,
+            pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
         )
+
+    def pools(self, concurrency: int | None = None) -> list[Pool]:
+        """One pool per job class: its own setting, else the general worker concurrency."""
+        s = self.settings
+        own = {
+            SENDS: s.worker_concurrency_sends,
+            WEBHOOKS: s.worker_concurrency_webhooks,
+            TIMERS: s.worker_concurrency_timers,
+        }
+        base = concurrency or s.worker_concurrency
+        return [Pool(name, kinds, own.get(name) or base) for name, kinds in JOB_CLASSES.items()]
 
     async def start_worker(self, concurrency: int | None = None) -> None:
         self._worker_task = asyncio.create_task(self.run_worker(concurrency))

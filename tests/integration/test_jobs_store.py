@@ -153,3 +153,14 @@ async def test_a_released_job_is_claimable_at_once(store: Store) -> None:
     async with store.write() as tx:
         [again] = await tx.jobs.claim("other", now_ms=1_001, lease_ms=500, limit=1)
     assert (again.id, again.attempts) == (lease.job_id, 2)
+
+
+async def test_a_claim_for_some_kinds_leaves_the_others(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("webhook", {}, now_ms=1_000)
+        await tx.jobs.enqueue("send", {}, now_ms=1_000, run_at_ms=2_000)
+    async with store.write() as tx:
+        sends_due = await tx.jobs.next_due_ms(["send"])
+        sends = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["send", "step"])
+        webhooks = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["webhook"])
+    assert (sends_due, [j.kind for j in sends], [j.kind for j in webhooks]) == (2_000, ["send"], ["webhook"])

@@ -11,6 +11,11 @@ that run. Whatever the run still tries to write is refused in any case: it
 runs inside ``Store.fenced``, so each of its write transactions commits only
 while the run still holds the job. The run that lost its job commits nothing.
 
+Jobs are claimed per pool (a class of kinds with its own number of slots,
+see ``services.jobs.JOB_CLASSES``): each claim takes only as many jobs of a
+pool's kinds as it has free slots, so the jobs of one pool never wait for
+the slots of another.
+
 A job may still run twice: after a crash between a handler's commit and the
 job's completion, or when a run is stopped after a side effect outside the
 database (a provider's send, a webhook's request). Handlers stay idempotent
@@ -23,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -58,12 +64,22 @@ class _Outcome:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Jobs of these kinds run in ``size`` slots of their own."""
+
+    name: str
+    kinds: frozenset[str]
+    size: int
+
+
 @dataclass(slots=True, eq=False)
 class _Run:
     """One running job: its lease as this worker last wrote it, on the lease clock."""
 
     job: Job
     lease: JobLease
+    pool: str
     until_ms: int
     finishing: bool = False  # the handler is done; its outcome is being recorded
 
@@ -76,6 +92,7 @@ class Dispatcher:
         *,
         worker_id: str | None = None,
         concurrency: int = 16,
+        pools: Sequence[Pool] | None = None,
         lease_ms: int = 30_000,
         poll_s: float = 0.5,
         backoff: Backoff | None = None,
@@ -84,16 +101,21 @@ class Dispatcher:
         self._ctx = ctx
         self._handlers = handlers
         self.worker_id = worker_id or default_worker_id()
-        self._concurrency = concurrency
+        # Without pools, one pool of every kind there is a handler for.
+        self._pools = list(pools) if pools is not None else [Pool("all", frozenset(handlers), concurrency)]
+        unhandled = frozenset().union(*(pool.kinds for pool in self._pools)) - set(handlers)
+        if unhandled:
+            raise ValueError(f"no handler for the job kinds {sorted(unhandled)}")
         self._lease_ms = lease_ms
         self._lease_clock = lease_clock or ctx.clock
         self._heartbeat_s = lease_ms / 3 / 1000
         self._poll_s = poll_s
         self._backoff = backoff or Backoff()
         self._runs: dict[asyncio.Task[None], _Run] = {}
+        self._freed = asyncio.Event()  # a run ended: its pool has a free slot again
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("dispatcher_started", worker_id=self.worker_id, concurrency=self._concurrency)
+        log.info("dispatcher_started", worker_id=self.worker_id, concurrency={p.name: p.size for p in self._pools})
         beating = asyncio.create_task(self._beat())
         try:
             while not stop.is_set():
@@ -114,32 +136,50 @@ class Dispatcher:
         log.info("dispatcher_stopped", worker_id=self.worker_id)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
+        """Until new work is committed, the next job of a pool with free slots is due, or a slot frees."""
         timeout = self._poll_s
+        kinds = frozenset().union(*(pool.kinds for pool, free in self._free_slots() if free > 0))
+        if kinds:
+            try:
+                async with self._ctx.store.read() as tx:
+                    due = await tx.jobs.next_due_ms(kinds)
+                if due is not None:
+                    timeout = min(timeout, max(0.0, (due - self._ctx.clock.now_ms()) / 1000))
+            except errors.StoreUnavailable:
+                pass
+        if timeout <= 0:
+            return
+        waits = [asyncio.ensure_future(w) for w in (self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait())]
         try:
-            async with self._ctx.store.read() as tx:
-                due = await tx.jobs.next_due_ms()
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - self._ctx.clock.now_ms()) / 1000))
-        except errors.StoreUnavailable:
-            pass
-        if timeout > 0:
-            await self._ctx.wakeup.wait(timeout)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    def _free_slots(self) -> list[tuple[Pool, int]]:
+        busy = Counter(run.pool for run in self._runs.values())
+        return [(pool, pool.size - busy[pool.name]) for pool in self._pools]
 
     async def run_once(self) -> int:
-        """Claim as many jobs as there are free slots and start them; the number claimed."""
-        free = self._concurrency - len(self._runs)
-        if free <= 0:
-            await asyncio.wait(set(self._runs), return_when=asyncio.FIRST_COMPLETED)
-            return 1
+        """Claim, for each pool, as many jobs of its kinds as it has free slots, and start them; how many."""
+        self._freed.clear()  # before counting: a run ending from here on wakes the next sleep
+        wanted = [(pool, free) for pool, free in self._free_slots() if free > 0]
+        if not wanted:
+            return 0
         now = self._lease_clock.now_ms()
+        claimed: list[tuple[Pool, Job]] = []
         async with self._ctx.store.write() as tx:
-            jobs = await tx.jobs.claim(self.worker_id, now_ms=now, lease_ms=self._lease_ms, limit=free)
-        for job in jobs:
-            run = _Run(job, JobLease.of(job, self.worker_id), until_ms=now + self._lease_ms)
+            for pool, free in wanted:
+                jobs = await tx.jobs.claim(
+                    self.worker_id, now_ms=now, lease_ms=self._lease_ms, limit=free, kinds=pool.kinds
+                )
+                claimed.extend((pool, job) for job in jobs)
+        for pool, job in claimed:
+            run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=now + self._lease_ms)
             task = asyncio.create_task(self._execute(run))
             self._runs[task] = run
             task.add_done_callback(self._forget)
-        return len(jobs)
+        return len(claimed)
 
     def running(self) -> list[Job]:
         """The jobs this dispatcher is running now."""
@@ -147,6 +187,7 @@ class Dispatcher:
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._runs.pop(task, None)
+        self._freed.set()
 
     async def drain(self) -> None:
         if self._runs:
@@ -191,17 +232,12 @@ class Dispatcher:
 
     async def _execute(self, run: _Run) -> None:
         job = run.job
-        handler = self._handlers.get(job.kind)
-        if handler is None:
-            log.error("job_kind_unknown", kind=job.kind, job_id=job.id)
-            outcome = _Outcome(_Next.COMPLETE)
-        else:
-            try:
-                with Store.fenced(run.lease):
-                    outcome = await self._attempt(handler, job)
-            except errors.LeaseLost as lost:
-                log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
-                return
+        try:
+            with Store.fenced(run.lease):
+                outcome = await self._attempt(self._handlers[job.kind], job)
+        except errors.LeaseLost as lost:
+            log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
+            return
         run.finishing = True
         try:
             await self._record(run, outcome)

@@ -1,4 +1,8 @@
-"""The background job kinds and the handlers that run them."""
+"""The background job kinds, the handlers that run them, and the classes they are run in.
+
+Each class has its own slots in a dispatcher (ORCHESTRION_WORKER_CONCURRENCY_<CLASS>), so a
+class that waits on others (webhook receivers) can never hold up another (sends).
+"""
 
 from __future__ import annotations
 
@@ -31,3 +35,13 @@ def build_handlers(ctx: Context) -> dict[str, Handler]:
     handlers[webhooks.DELIVER_JOB] = webhooks.DeliveryHandler(ctx)
     handlers[lifecycle.TIMER_JOB] = lifecycle.TimeoutHandler(ctx)
     return handlers
+
+
+SENDS = "sends"  # a message's send and the sandbox's timeline: what an Action's status waits on
+WEBHOOKS = "webhooks"  # status callbacks: as slow as the receivers
+TIMERS = "timers"  # status timeouts and control-plane operations
+JOB_CLASSES: dict[str, frozenset[str]] = {
+    SENDS: frozenset({actions.SEND_JOB, sandbox.STEP_JOB}),
+    WEBHOOKS: frozenset({webhooks.DELIVER_JOB}),
+    TIMERS: frozenset({lifecycle.TIMER_JOB, OPERATION_JOB}),
+}

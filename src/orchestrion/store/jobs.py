@@ -11,7 +11,7 @@ no longer change anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,7 @@ class _Statements:
             ~sa.exists().where(earlier.c.ordering_key == jobs.c.ordering_key, earlier.c.id < jobs.c.id),
         )
         now: sa.BindParameter[int] = sa.bindparam("now", type_=sa.BigInteger())
+        of_kinds = jobs.c.kind.in_(sa.bindparam("kinds", expanding=True))
         due = (
             sa.select(jobs.c.id)
             .where(jobs.c.run_at_ms <= now)
@@ -68,18 +69,8 @@ class _Statements:
             .order_by(jobs.c.run_at_ms, jobs.c.id)
             .limit(sa.bindparam("limit"))
         )
-        if backend == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        self.claim = (
-            jobs.update()
-            .where(jobs.c.id.in_(due.scalar_subquery()))
-            .values(
-                lease_until_ms=sa.bindparam("lease_until"),
-                locked_by=sa.bindparam("worker"),
-                attempts=jobs.c.attempts + 1,
-            )
-            .returning(*jobs.c)
-        )
+        self.claim = self._claim(backend, due)
+        self.claim_kinds = self._claim(backend, due.where(of_kinds))
         self.insert = jobs.insert().returning(jobs.c.id)
         self.notify = sa.select(sa.func.pg_notify(JOBS_CHANNEL, ""))
         held = sa.and_(
@@ -111,6 +102,22 @@ class _Statements:
         )
         due_at = greatest(backend, jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
         self.next_due = sa.select(sa.func.min(due_at)).where(first_of_its_key)
+        self.next_due_kinds = self.next_due.where(of_kinds)
+
+    @staticmethod
+    def _claim(backend: str, due: sa.Select[Any]) -> sa.Update:
+        if backend == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        return (
+            jobs.update()
+            .where(jobs.c.id.in_(due.scalar_subquery()))
+            .values(
+                lease_until_ms=sa.bindparam("lease_until"),
+                locked_by=sa.bindparam("worker"),
+                attempts=jobs.c.attempts + 1,
+            )
+            .returning(*jobs.c)
+        )
 
 
 _STATEMENTS = {backend: _Statements(backend) for backend in ("sqlite", "postgresql")}
@@ -153,14 +160,18 @@ class JobRepo:
             await self._conn.execute(self._sql.notify)
         return job_id
 
-    async def claim(self, worker_id: str, *, now_ms: int, lease_ms: int, limit: int) -> list[Job]:
-        """Take up to ``limit`` due jobs whose lease is free or expired, in one statement.
+    async def claim(
+        self, worker_id: str, *, now_ms: int, lease_ms: int, limit: int, kinds: Collection[str] | None = None
+    ) -> list[Job]:
+        """Take up to ``limit`` due jobs (of ``kinds``, or any) whose lease is free or expired, in one statement.
 
         A job with an ordering key is claimable only while no older job has that key.
         """
-        result = await self._conn.execute(
-            self._sql.claim, {"now": now_ms, "limit": limit, "lease_until": now_ms + lease_ms, "worker": worker_id}
-        )
+        params: dict[str, Any] = {"now": now_ms, "limit": limit, "lease_until": now_ms + lease_ms, "worker": worker_id}
+        if kinds is None:
+            result = await self._conn.execute(self._sql.claim, params)
+        else:
+            result = await self._conn.execute(self._sql.claim_kinds, {**params, "kinds": list(kinds)})
         return sorted((_job(row) for row in result), key=lambda j: (j.run_at_ms, j.id))
 
     async def extend(self, leases: Sequence[JobLease], *, lease_until_ms: int) -> set[int]:
@@ -207,15 +218,18 @@ class JobRepo:
     def _held(lease: JobLease) -> dict[str, Any]:
         return {"b_id": lease.job_id, "worker": lease.worker_id, "attempt": lease.attempt}
 
-    async def next_due_ms(self) -> int | None:
-        """When the earliest job becomes claimable (run time or lease expiry).
+    async def next_due_ms(self, kinds: Collection[str] | None = None) -> int | None:
+        """When the earliest job (of ``kinds``, or any) becomes claimable (run time or lease expiry).
 
         A job held back by an older one with its ordering key is not counted: it
         becomes claimable only when that one is done (an idle dispatcher would
         otherwise see it as overdue and poll without pause while the older one
         waits out its retry delay).
         """
-        value = (await self._conn.execute(self._sql.next_due)).scalar()
+        if kinds is None:
+            value = (await self._conn.execute(self._sql.next_due)).scalar()
+        else:
+            value = (await self._conn.execute(self._sql.next_due_kinds, {"kinds": list(kinds)})).scalar()
         return None if value is None else int(value)
 
     async def count(self, kind: str | None = None) -> int:
