@@ -98,6 +98,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         "log_level": "warning",
         "lifespan": "on",
         "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
     asyncio.run(_prepare(settings))
     if workers > 1:

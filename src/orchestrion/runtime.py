@@ -43,6 +43,7 @@ class Runtime:
     secret_key: str = field(repr=False)
     limits: RateLimits = field(repr=False, default_factory=lambda: RateLimits(MemoryLimiter(), Limits()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _hurry: asyncio.Event = field(default_factory=asyncio.Event)  # a second stop request: no more grace
     _worker_task: asyncio.Task[None] | None = None
     # The test clock, when the settings enable it (an emulator feature), and its sync task.
     test_clock: TestClock | None = field(default=None, repr=False)
@@ -122,6 +123,7 @@ class Runtime:
             build_handlers(self.ctx),
             pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
+            shutdown_grace_s=self.settings.shutdown_grace_s,
         )
 
     def pools(self, concurrency: int | None = None) -> list[Pool]:
@@ -141,7 +143,7 @@ class Runtime:
     async def run_worker(self, concurrency: int | None = None) -> None:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
         await self.start_test_clock()
-        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop))]
+        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
             listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
@@ -151,6 +153,9 @@ class Runtime:
             await self.ctx.webhooks.aclose()
 
     def request_stop(self) -> None:
+        """The first request stops claiming and starts the grace period; a second one ends it."""
+        if self._stop.is_set():
+            self._hurry.set()
         self._stop.set()
 
     async def stop(self) -> None:

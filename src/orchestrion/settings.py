@@ -97,6 +97,8 @@ class Settings:
     worker_concurrency_sends: int | None = None
     worker_concurrency_webhooks: int | None = None
     worker_concurrency_timers: int | None = None
+    # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
+    shutdown_grace_s: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +144,7 @@ class Settings:
             worker_concurrency_sends=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_SENDS", 1),
             worker_concurrency_webhooks=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_WEBHOOKS", 1),
             worker_concurrency_timers=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_TIMERS", 1),
+            shutdown_grace_s=_float(env, "ORCHESTRION_SHUTDOWN_GRACE_S", 20.0),
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

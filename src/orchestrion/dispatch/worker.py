@@ -11,6 +11,12 @@ that run. Whatever the run still tries to write is refused in any case: it
 runs inside ``Store.fenced``, so each of its write transactions commits only
 while the run still holds the job. The run that lost its job commits nothing.
 
+Stopping (SIGTERM, SIGINT): the dispatcher claims nothing more, logs what
+is still running, and lets it finish for up to a grace period, heartbeats
+going on. The runs still going then are cancelled and their jobs released
+(lease cleared) at once, so another worker takes them without waiting for
+the lease to run out.
+
 Jobs are claimed per pool (a class of kinds with its own number of slots,
 see ``services.jobs.JOB_CLASSES``): each claim takes only as many jobs of a
 pool's kinds as it has free slots, so the jobs of one pool never wait for
@@ -29,7 +35,7 @@ import asyncio
 import os
 import socket
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -49,6 +55,16 @@ log = structlog.get_logger("orchestrion.dispatch")
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _first_of(*waits: Awaitable[object], within_s: float | None) -> None:
+    """Wait until one of ``waits`` ends (or ``within_s`` seconds pass), then cancel the others."""
+    futures = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(futures, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 class _Next(Enum):
@@ -97,6 +113,7 @@ class Dispatcher:
         poll_s: float = 0.5,
         backoff: Backoff | None = None,
         lease_clock: Clock | None = None,
+        shutdown_grace_s: float = 20.0,
     ) -> None:
         self._ctx = ctx
         self._handlers = handlers
@@ -110,11 +127,16 @@ class Dispatcher:
         self._lease_clock = lease_clock or ctx.clock
         self._heartbeat_s = lease_ms / 3 / 1000
         self._poll_s = poll_s
+        self._grace_s = shutdown_grace_s
         self._backoff = backoff or Backoff()
         self._runs: dict[asyncio.Task[None], _Run] = {}
         self._freed = asyncio.Event()  # a run ended: its pool has a free slot again
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
+        """Claim and run jobs until ``stop``; then finish the running ones within the grace period.
+
+        ``hurry`` (a second signal) ends the grace period at once.
+        """
         log.info("dispatcher_started", worker_id=self.worker_id, concurrency={p.name: p.size for p in self._pools})
         beating = asyncio.create_task(self._beat())
         try:
@@ -130,10 +152,36 @@ class Dispatcher:
                     # Store calls may complete without suspending (SQLite runs on
                     # the loop's thread): let the claimed jobs and requests run.
                     await asyncio.sleep(0)
-            await self.drain()
+            abandoned = await self._wind_down(hurry or asyncio.Event())
         finally:
             beating.cancel()
-        log.info("dispatcher_stopped", worker_id=self.worker_id)
+        log.info("dispatcher_stopped", worker_id=self.worker_id, abandoned=len(abandoned))
+
+    async def _wind_down(self, hurry: asyncio.Event) -> list[_Run]:
+        """Let the running jobs finish within the grace period; cancel and release the rest."""
+        if not self._runs:
+            return []
+        log.info(
+            "dispatcher_stopping",
+            worker_id=self.worker_id,
+            grace_s=self._grace_s,
+            running=[f"{run.job.kind}:{run.job.id}" for run in self._runs.values()],
+        )
+        # asyncio.wait, unlike gather, leaves the runs alone when it is cancelled.
+        await _first_of(asyncio.wait(set(self._runs)), hurry.wait(), within_s=self._grace_s)
+        left = dict(self._runs)
+        for task, run in left.items():
+            log.warning("job_abandoned", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts)
+            task.cancel()
+        await self.drain()
+        if left:
+            try:
+                async with self._ctx.store.write() as tx:
+                    for run in left.values():
+                        await tx.jobs.release(run.lease)
+            except errors.StoreUnavailable as error:
+                log.warning("jobs_not_released", count=len(left), error=error.message)  # their leases run out
+        return list(left.values())
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         """Until new work is committed, the next job of a pool with free slots is due, or a slot frees."""
@@ -147,14 +195,8 @@ class Dispatcher:
                     timeout = min(timeout, max(0.0, (due - self._ctx.clock.now_ms()) / 1000))
             except errors.StoreUnavailable:
                 pass
-        if timeout <= 0:
-            return
-        waits = [asyncio.ensure_future(w) for w in (self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait())]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
+        if timeout > 0:
+            await _first_of(self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait(), within_s=None)
 
     def _free_slots(self) -> list[tuple[Pool, int]]:
         busy = Counter(run.pool for run in self._runs.values())
