@@ -38,9 +38,9 @@ async def test_job_not_yet_due_is_not_claimed(store: Store) -> None:
         await tx.jobs.enqueue("k", {}, now_ms=1_000, run_at_ms=5_000)
     async with store.write() as tx:
         early = await tx.jobs.claim("w", now_ms=4_999, lease_ms=500, limit=10)
-        due = await tx.jobs.next_due_ms()
+        due_in = await tx.jobs.next_due_in_ms(now_ms=4_000)
     assert early == []
-    assert due == 5_000
+    assert due_in == 1_000
 
 
 async def test_completing_a_job_needs_the_lease_holder(store: Store) -> None:
@@ -55,17 +55,30 @@ async def test_completing_a_job_needs_the_lease_holder(store: Store) -> None:
     assert (by_other, by_holder, remaining) == (False, True, 0)
 
 
-async def test_retried_job_waits_for_its_new_run_time(store: Store) -> None:
+async def test_retried_job_waits_for_its_backoff_in_real_time(store: Store) -> None:
     async with store.write() as tx:
         await tx.jobs.enqueue("k", {}, now_ms=1_000)
     async with store.write() as tx:
         (job,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=500, limit=1)
-        await tx.jobs.retry(JobLease.of(job, "w"), run_at_ms=3_000, error="boom")
+        await tx.jobs.retry(JobLease.of(job, "w"), retry_at_ms=3_000, error="boom")
     async with store.write() as tx:
-        before = await tx.jobs.claim("w", now_ms=2_999, lease_ms=500, limit=1)
-        after = await tx.jobs.claim("w", now_ms=3_000, lease_ms=500, limit=1)
-    assert before == []
+        due_in = await tx.jobs.next_due_in_ms(now_ms=1_000_000, wall_ms=2_000)
+        # The test clock an hour ahead does not end a backoff that real time has not.
+        before = await tx.jobs.claim("w", now_ms=3_600_000, wall_ms=2_999, lease_ms=500, limit=1)
+        after = await tx.jobs.claim("w", now_ms=3_600_000, wall_ms=3_000, lease_ms=500, limit=1)
+    assert (due_in, before) == (1_000, [])
     assert [j.attempts for j in after] == [2]
+
+
+async def test_a_lease_runs_on_real_time_whatever_the_test_clock_says(store: Store) -> None:
+    async with store.write() as tx:
+        await tx.jobs.enqueue("k", {}, now_ms=1_000)
+    async with store.write() as tx:
+        await tx.jobs.claim("w1", now_ms=1_000, wall_ms=1_000, lease_ms=500, limit=1)
+    async with store.write() as tx:
+        an_hour_later = await tx.jobs.claim("w2", now_ms=3_601_000, wall_ms=1_200, lease_ms=500, limit=1)
+        lease_over = await tx.jobs.claim("w2", now_ms=3_601_000, wall_ms=1_500, lease_ms=500, limit=1)
+    assert (an_hour_later, [j.attempts for j in lease_over]) == ([], [2])
 
 
 async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
@@ -109,7 +122,7 @@ async def test_a_retried_head_job_holds_back_later_jobs_of_its_key(store: Store)
         await tx.jobs.enqueue("k", {"n": 1}, now_ms=1_000, ordering_key="conv")
     async with store.write() as tx:
         (head,) = await tx.jobs.claim("w", now_ms=1_000, lease_ms=60_000, limit=10)
-        await tx.jobs.retry(JobLease.of(head, "w"), run_at_ms=9_000, error="receiver down")
+        await tx.jobs.retry(JobLease.of(head, "w"), retry_at_ms=9_000, error="receiver down")
     async with store.write() as tx:
         meanwhile = await tx.jobs.claim("w", now_ms=2_000, lease_ms=60_000, limit=10)
     assert meanwhile == []
@@ -126,7 +139,7 @@ async def _claimed(store: Store, worker: str, *, now_ms: int, count: int = 1) ->
 async def test_a_heartbeat_extends_the_leases_its_runs_still_hold(store: Store) -> None:
     kept, lost = await _claimed(store, "w1", now_ms=1_000, count=2)
     async with store.write() as tx:
-        await tx.jobs.retry(lost, run_at_ms=1_000, error="handed back")
+        await tx.jobs.retry(lost, retry_at_ms=1_000, error="handed back")
         [taken] = await tx.jobs.claim("w2", now_ms=1_000, lease_ms=500, limit=1)
     async with store.write() as tx:
         held = await tx.jobs.extend([kept, lost], lease_until_ms=5_000)
@@ -160,7 +173,7 @@ async def test_a_claim_for_some_kinds_leaves_the_others(store: Store) -> None:
         await tx.jobs.enqueue("webhook", {}, now_ms=1_000)
         await tx.jobs.enqueue("send", {}, now_ms=1_000, run_at_ms=2_000)
     async with store.write() as tx:
-        sends_due = await tx.jobs.next_due_ms(["send"])
+        sends_due = await tx.jobs.next_due_in_ms(now_ms=1_000, kinds=["send"])
         sends = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["send", "step"])
         webhooks = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["webhook"])
-    assert (sends_due, [j.kind for j in sends], [j.kind for j in webhooks]) == (2_000, ["send"], ["webhook"])
+    assert (sends_due, [j.kind for j in sends], [j.kind for j in webhooks]) == (1_000, ["send"], ["webhook"])

@@ -1,6 +1,8 @@
 """Claims due jobs from the outbox and runs them, keeping each one with heartbeats.
 
-A claimed job carries a lease. While it runs, a heartbeat extends the lease
+A claimed job carries a lease. Leases, heartbeats and retry backoffs run on
+real wall-clock time (``lease_clock``), never on the test clock, which moves
+domain time only (when a job is due). While it runs, a heartbeat extends the lease
 of every running job every third of a lease, so a job slower than its lease
 is never taken by another worker; if this process dies, the heartbeats stop,
 the leases run out and any worker takes the jobs again.
@@ -43,7 +45,7 @@ import structlog
 
 from orchestrion.dispatch.retry import Backoff
 from orchestrion.domain import errors
-from orchestrion.domain.clock import Clock
+from orchestrion.domain.clock import Clock, WallClock
 from orchestrion.domain.models import Job
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
@@ -124,7 +126,7 @@ class Dispatcher:
         if unhandled:
             raise ValueError(f"no handler for the job kinds {sorted(unhandled)}")
         self._lease_ms = lease_ms
-        self._lease_clock = lease_clock or ctx.clock
+        self._lease_clock = lease_clock or WallClock()
         self._heartbeat_s = lease_ms / 3 / 1000
         self._poll_s = poll_s
         self._grace_s = shutdown_grace_s
@@ -190,9 +192,11 @@ class Dispatcher:
         if kinds:
             try:
                 async with self._ctx.store.read() as tx:
-                    due = await tx.jobs.next_due_ms(kinds)
-                if due is not None:
-                    timeout = min(timeout, max(0.0, (due - self._ctx.clock.now_ms()) / 1000))
+                    due_in = await tx.jobs.next_due_in_ms(
+                        now_ms=self._ctx.clock.now_ms(), wall_ms=self._lease_clock.now_ms(), kinds=kinds
+                    )
+                if due_in is not None:
+                    timeout = min(timeout, due_in / 1000)
             except errors.StoreUnavailable:
                 pass
         if timeout > 0:
@@ -208,16 +212,16 @@ class Dispatcher:
         wanted = [(pool, free) for pool, free in self._free_slots() if free > 0]
         if not wanted:
             return 0
-        now = self._lease_clock.now_ms()
+        now, wall = self._ctx.clock.now_ms(), self._lease_clock.now_ms()
         claimed: list[tuple[Pool, Job]] = []
         async with self._ctx.store.write() as tx:
             for pool, free in wanted:
                 jobs = await tx.jobs.claim(
-                    self.worker_id, now_ms=now, lease_ms=self._lease_ms, limit=free, kinds=pool.kinds
+                    self.worker_id, now_ms=now, wall_ms=wall, lease_ms=self._lease_ms, limit=free, kinds=pool.kinds
                 )
                 claimed.extend((pool, job) for job in jobs)
         for pool, job in claimed:
-            run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=now + self._lease_ms)
+            run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=wall + self._lease_ms)
             task = asyncio.create_task(self._execute(run))
             self._runs[task] = run
             task.add_done_callback(self._forget)
@@ -331,7 +335,7 @@ class Dispatcher:
                 error=outcome.reason,
             )
             async with self._ctx.store.write() as tx:
-                await tx.jobs.retry(run.lease, run_at_ms=self._ctx.clock.now_ms() + delay, error=outcome.reason)
+                await tx.jobs.retry(run.lease, retry_at_ms=self._lease_clock.now_ms() + delay, error=outcome.reason)
             return
         async with self._ctx.store.write() as tx:
             await tx.jobs.complete(run.lease)

@@ -7,6 +7,14 @@ and taking it changes the pair. So every write made for a run (heartbeat,
 completion, retry, release, and through ``hold`` the handler's own result
 transactions) is conditional on the token, and a run that lost its job can
 no longer change anything.
+
+Two clocks meet here. ``run_at_ms`` is domain time (``now_ms``: the test
+clock moves it, so a status timeout can fire "an hour later" at once);
+``lease_until_ms`` is real wall-clock time (``wall_ms``), whatever the test
+clock says: it ends a lease, or, on a job handed back for a retry
+(``locked_by`` empty), the retry's backoff. Moving the test clock therefore
+never makes a job in flight claimable again, nor skips a backoff. Workers on
+several hosts compare their wall clocks through it: keep them synchronised.
 """
 
 from __future__ import annotations
@@ -60,11 +68,12 @@ class _Statements:
             ~sa.exists().where(earlier.c.ordering_key == jobs.c.ordering_key, earlier.c.id < jobs.c.id),
         )
         now: sa.BindParameter[int] = sa.bindparam("now", type_=sa.BigInteger())
+        wall: sa.BindParameter[int] = sa.bindparam("wall", type_=sa.BigInteger())
         of_kinds = jobs.c.kind.in_(sa.bindparam("kinds", expanding=True))
         due = (
             sa.select(jobs.c.id)
             .where(jobs.c.run_at_ms <= now)
-            .where(sa.or_(jobs.c.lease_until_ms.is_(None), jobs.c.lease_until_ms < now))
+            .where(sa.or_(jobs.c.lease_until_ms.is_(None), jobs.c.lease_until_ms <= wall))
             .where(first_of_its_key)
             .order_by(jobs.c.run_at_ms, jobs.c.id)
             .limit(sa.bindparam("limit"))
@@ -82,12 +91,7 @@ class _Statements:
         self.retry = (
             jobs.update()
             .where(held)
-            .values(
-                run_at_ms=sa.bindparam("v_run_at"),
-                lease_until_ms=None,
-                locked_by=None,
-                last_error=sa.bindparam("v_error"),
-            )
+            .values(lease_until_ms=sa.bindparam("v_retry_at"), locked_by=None, last_error=sa.bindparam("v_error"))
         )
         self.release = jobs.update().where(held).values(lease_until_ms=None, locked_by=None)
         hold = sa.select(jobs.c.id).where(held)
@@ -100,8 +104,9 @@ class _Statements:
             .values(lease_until_ms=sa.bindparam("lease_until"))
             .returning(jobs.c.id, jobs.c.attempts)
         )
-        due_at = greatest(backend, jobs.c.run_at_ms, sa.func.coalesce(jobs.c.lease_until_ms, 0))
-        self.next_due = sa.select(sa.func.min(due_at)).where(first_of_its_key)
+        until_run = jobs.c.run_at_ms - now
+        wait = greatest(backend, until_run, sa.func.coalesce(jobs.c.lease_until_ms - wall, until_run))
+        self.next_due = sa.select(sa.func.min(wait)).where(first_of_its_key)
         self.next_due_kinds = self.next_due.where(of_kinds)
 
     @staticmethod
@@ -161,13 +166,29 @@ class JobRepo:
         return job_id
 
     async def claim(
-        self, worker_id: str, *, now_ms: int, lease_ms: int, limit: int, kinds: Collection[str] | None = None
+        self,
+        worker_id: str,
+        *,
+        now_ms: int,
+        lease_ms: int,
+        limit: int,
+        kinds: Collection[str] | None = None,
+        wall_ms: int | None = None,
     ) -> list[Job]:
         """Take up to ``limit`` due jobs (of ``kinds``, or any) whose lease is free or expired, in one statement.
 
+        Due by ``now_ms`` (domain time); leased until ``wall_ms`` + ``lease_ms``
+        (real time; ``wall_ms`` defaults to ``now_ms``, as with no test clock).
         A job with an ordering key is claimable only while no older job has that key.
         """
-        params: dict[str, Any] = {"now": now_ms, "limit": limit, "lease_until": now_ms + lease_ms, "worker": worker_id}
+        wall = now_ms if wall_ms is None else wall_ms
+        params: dict[str, Any] = {
+            "now": now_ms,
+            "wall": wall,
+            "limit": limit,
+            "lease_until": wall + lease_ms,
+            "worker": worker_id,
+        }
         if kinds is None:
             result = await self._conn.execute(self._sql.claim, params)
         else:
@@ -202,10 +223,10 @@ class JobRepo:
         result = await self._conn.execute(self._sql.complete, self._held(lease))
         return bool(result.rowcount)
 
-    async def retry(self, lease: JobLease, *, run_at_ms: int, error: str) -> bool:
-        """Hand the job back to be run again at ``run_at_ms``, if this run still holds it."""
+    async def retry(self, lease: JobLease, *, retry_at_ms: int, error: str) -> bool:
+        """Hand the job back to be run again from ``retry_at_ms`` (wall-clock time), if this run still holds it."""
         result = await self._conn.execute(
-            self._sql.retry, {**self._held(lease), "v_run_at": run_at_ms, "v_error": error[:2000]}
+            self._sql.retry, {**self._held(lease), "v_retry_at": retry_at_ms, "v_error": error[:2000]}
         )
         return bool(result.rowcount)
 
@@ -218,19 +239,24 @@ class JobRepo:
     def _held(lease: JobLease) -> dict[str, Any]:
         return {"b_id": lease.job_id, "worker": lease.worker_id, "attempt": lease.attempt}
 
-    async def next_due_ms(self, kinds: Collection[str] | None = None) -> int | None:
-        """When the earliest job (of ``kinds``, or any) becomes claimable (run time or lease expiry).
+    async def next_due_in_ms(
+        self, *, now_ms: int, wall_ms: int | None = None, kinds: Collection[str] | None = None
+    ) -> int | None:
+        """How long until the earliest job (of ``kinds``, or any) becomes claimable: 0 if one is; None if none.
 
+        Both its run time (domain time, ``now_ms``) and its lease or backoff
+        (real time, ``wall_ms``, defaulting to ``now_ms``) must have passed.
         A job held back by an older one with its ordering key is not counted: it
         becomes claimable only when that one is done (an idle dispatcher would
         otherwise see it as overdue and poll without pause while the older one
         waits out its retry delay).
         """
+        params: dict[str, Any] = {"now": now_ms, "wall": now_ms if wall_ms is None else wall_ms}
         if kinds is None:
-            value = (await self._conn.execute(self._sql.next_due)).scalar()
+            value = (await self._conn.execute(self._sql.next_due, params)).scalar()
         else:
-            value = (await self._conn.execute(self._sql.next_due_kinds, {"kinds": list(kinds)})).scalar()
-        return None if value is None else int(value)
+            value = (await self._conn.execute(self._sql.next_due_kinds, {**params, "kinds": list(kinds)})).scalar()
+        return None if value is None else max(0, int(value))
 
     async def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(jobs)
