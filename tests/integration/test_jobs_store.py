@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orchestrion.store.jobs import JobLease
+from orchestrion.store.jobs import DEAD_RETENTION_MS, JobLease
 from orchestrion.store.store import Store
 
 pytestmark = pytest.mark.asyncio
@@ -177,3 +177,47 @@ async def test_a_claim_for_some_kinds_leaves_the_others(store: Store) -> None:
         sends = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["send", "step"])
         webhooks = await tx.jobs.claim("w", now_ms=2_000, lease_ms=500, limit=10, kinds=["webhook"])
     assert (sends_due, [j.kind for j in sends], [j.kind for j in webhooks]) == (1_000, ["send"], ["webhook"])
+
+
+async def test_a_job_that_gave_up_is_kept_as_a_dead_letter_with_its_last_error(store: Store) -> None:
+    [lease] = await _claimed(store, "w", now_ms=1_000)
+    async with store.write() as tx:
+        by_other = await tx.jobs.bury(JobLease(lease.job_id, "other", lease.attempt), error="x", now_ms=2_000)
+        by_holder = await tx.jobs.bury(lease, error="HTTP 500", now_ms=2_000)
+        outbox, dead = await tx.jobs.entries(), await tx.jobs.entries(dead=True, kind="k")
+    assert (by_other, by_holder, outbox) == (False, True, [])
+    assert [(d.kind, d.payload, d.attempts, d.last_error, d.dead_ms) for d in dead] == [
+        ("k", {"n": 0}, 1, "HTTP 500", 2_000)
+    ]
+
+
+async def test_a_revived_dead_job_is_a_new_job_due_at_once(store: Store) -> None:
+    [lease] = await _claimed(store, "w", now_ms=1_000)
+    async with store.write() as tx:
+        await tx.jobs.bury(lease, error="boom", now_ms=2_000)
+        [dead] = await tx.jobs.entries(dead=True)
+        new_id = await tx.jobs.revive(dead.id, payload={"n": 0, "again": True}, now_ms=3_000)
+        missing = await tx.jobs.revive(dead.id, payload={}, now_ms=3_000)
+    async with store.write() as tx:
+        [again] = await tx.jobs.claim("w", now_ms=3_000, lease_ms=500, limit=10)
+        left = await tx.jobs.entries(dead=True)
+    assert (missing, left) == (None, [])
+    assert (again.id, again.attempts, again.payload) == (new_id, 1, {"n": 0, "again": True})
+
+
+async def test_a_job_can_die_with_the_id_of_one_that_died_before(store: Store) -> None:
+    for _ in range(2):  # SQLite gives the second job the first one's id: the outbox was empty
+        [lease] = await _claimed(store, "w", now_ms=1_000)
+        async with store.write() as tx:
+            assert await tx.jobs.bury(lease, error="boom", now_ms=2_000)
+    async with store.read() as tx:
+        assert len(await tx.jobs.entries(dead=True)) == 2
+
+
+async def test_dead_letters_are_purged_after_a_week(store: Store) -> None:
+    first, second = await _claimed(store, "w", now_ms=1_000, count=2)
+    async with store.write() as tx:
+        await tx.jobs.bury(first, error="old", now_ms=1_000)
+        await tx.jobs.bury(second, error="new", now_ms=1_000 + DEAD_RETENTION_MS + 1)
+        dead = await tx.jobs.entries(dead=True)
+    assert [d.last_error for d in dead] == ["new"]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from orchestrion.domain.webhooks import DeliveryStatus, EventType
 from orchestrion.services import events
+from orchestrion.services import jobs as jobs_service
 from orchestrion.services.webhooks import DELIVER_JOB
 from orchestrion.store.store import Store
 from orchestrion.store.tables import jobs
@@ -52,6 +53,22 @@ async def test_an_event_that_runs_out_of_attempts_fails(world: World) -> None:
         f"HTTP 500 (after {MAX_ATTEMPTS} attempts)",
     )
     assert delivery.completed_ms == world.clock.now
+
+
+async def test_a_failed_delivery_retried_by_an_operator_goes_on_with_its_attempt_numbers(world: World) -> None:
+    world.script["/a"] = [500, 500, 500, 200]
+    await world.emit("late")
+    await world.run_until_idle(world.dispatcher())
+    [dead] = await jobs_service.list_jobs(world.ctx, dead=True, kind=DELIVER_JOB)
+    assert dead.last_error == "HTTP 500"
+
+    await jobs_service.retry_dead_job(world.ctx, dead.id)
+    await world.run_until_idle(world.dispatcher())
+
+    [(delivery, attempts)] = await world.log()
+    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.DELIVERED, None)
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 500), (3, 500), (4, 200)]
+    assert await jobs_service.list_jobs(world.ctx, dead=True) == []
 
 
 async def test_an_event_older_than_the_maximum_age_gets_one_attempt_and_no_retry(world: World) -> None:

@@ -72,7 +72,7 @@ async def _first_of(*waits: Awaitable[object], within_s: float | None) -> None:
 class _Next(Enum):
     COMPLETE = "complete"  # done: delete the job
     RETRY = "retry"  # failed for now: run again after a backoff
-    GIVE_UP = "give_up"  # failed for good, recorded by the handler's give_up
+    GIVE_UP = "give_up"  # failed for good, recorded by the handler's give_up: dead-lettered
     KEEP = "keep"  # the failure could not be recorded: leave the job to its lease
 
 
@@ -338,4 +338,7 @@ class Dispatcher:
                 await tx.jobs.retry(run.lease, retry_at_ms=self._lease_clock.now_ms() + delay, error=outcome.reason)
             return
         async with self._ctx.store.write() as tx:
-            await tx.jobs.complete(run.lease)
+            if outcome.next is _Next.GIVE_UP:
+                await tx.jobs.bury(run.lease, error=outcome.reason, now_ms=self._ctx.clock.now_ms())
+            else:
+                await tx.jobs.complete(run.lease)

@@ -8,6 +8,11 @@ completion, retry, release, and through ``hold`` the handler's own result
 transactions) is conditional on the token, and a run that lost its job can
 no longer change anything.
 
+A job that gives up (its failure recorded by its handler) is moved to
+``dead_jobs`` with its last error, for operators (``orchestrion jobs``), who
+may put it back in the outbox as a new job (``revive``); dead jobs are purged
+after ``DEAD_RETENTION_MS``.
+
 Two clocks meet here. ``run_at_ms`` is domain time (``now_ms``: the test
 clock moves it, so a status timeout can fire "an hour later" at once);
 ``lease_until_ms`` is real wall-clock time (``wall_ms``), whatever the test
@@ -28,8 +33,10 @@ import sqlalchemy as sa
 from orchestrion.domain.models import Job
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.notify import JOBS_CHANNEL
-from orchestrion.store.sqlfuncs import greatest
-from orchestrion.store.tables import jobs
+from orchestrion.store.sqlfuncs import greatest, insert_into
+from orchestrion.store.tables import dead_jobs, jobs
+
+DEAD_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,30 @@ class JobLease:
     @classmethod
     def of(cls, job: Job, worker_id: str) -> JobLease:
         return cls(job.id, worker_id, job.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class JobEntry:
+    """A job as an operator sees it: in the outbox, or dead-lettered (``dead_ms`` set, ``id`` the dead letter's)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    created_ms: int
+    run_at_ms: int | None = None  # outbox only: when it is due (domain time)
+    lease_until_ms: int | None = None  # outbox only: lease or backoff end (wall-clock time)
+    locked_by: str | None = None  # outbox only: the worker running it
+    dead_ms: int | None = None  # dead letters only: when it gave up
+
+
+def _entry(row: Any, *, dead: bool) -> JobEntry:
+    common = (row.id, row.kind, row.payload, row.attempts, row.max_attempts, row.last_error, row.created_ms)
+    if dead:
+        return JobEntry(*common, dead_ms=row.dead_ms)
+    return JobEntry(*common, run_at_ms=row.run_at_ms, lease_until_ms=row.lease_until_ms, locked_by=row.locked_by)
 
 
 def _job(row: Any) -> Job:
@@ -88,6 +119,8 @@ class _Statements:
             jobs.c.attempts == sa.bindparam("attempt"),
         )
         self.complete = jobs.delete().where(held)
+        self.take = jobs.delete().where(held).returning(*jobs.c)
+        self.purge_dead = dead_jobs.delete().where(dead_jobs.c.dead_ms < sa.bindparam("before"))
         self.retry = (
             jobs.update()
             .where(held)
@@ -234,6 +267,53 @@ class JobRepo:
         """Give an unfinished job back at once (a worker stopping), if this run still holds it."""
         result = await self._conn.execute(self._sql.release, self._held(lease))
         return bool(result.rowcount)
+
+    async def bury(self, lease: JobLease, *, error: str, now_ms: int) -> bool:
+        """Move a job that gave up to the dead letters, if this run still holds it (and purge the old ones).
+
+        The dead letter gets an id of its own (see ``tables.dead_jobs``).
+        """
+        row = (await self._conn.execute(self._sql.take, self._held(lease))).first()
+        if row is None:
+            return False
+        await self._conn.execute(
+            insert_into(dead_jobs),
+            {
+                "job_id": row.id,
+                "kind": row.kind,
+                "payload": row.payload,
+                "attempts": row.attempts,
+                "max_attempts": row.max_attempts,
+                "ordering_key": row.ordering_key,
+                "last_error": error[:2000],
+                "created_ms": row.created_ms,
+                "dead_ms": now_ms,
+            },
+        )
+        await self._conn.execute(self._sql.purge_dead, {"before": now_ms - DEAD_RETENTION_MS})
+        return True
+
+    async def entries(self, *, dead: bool = False, kind: str | None = None, limit: int = 100) -> list[JobEntry]:
+        """The outbox's jobs (or the dead letters), oldest first, of ``kind`` or any."""
+        table = dead_jobs if dead else jobs
+        query = sa.select(table).order_by(table.c.id).limit(limit)
+        if kind is not None:
+            query = query.where(table.c.kind == kind)
+        return [_entry(row, dead=dead) for row in await self._conn.execute(query)]
+
+    async def dead(self, dead_id: int) -> JobEntry | None:
+        row = (await self._conn.execute(sa.select(dead_jobs).where(dead_jobs.c.id == dead_id))).first()
+        return None if row is None else _entry(row, dead=True)
+
+    async def revive(self, dead_id: int, *, payload: dict[str, Any], now_ms: int) -> int | None:
+        """Put a dead job back in the outbox as a new job (due now, no attempts yet); its new id."""
+        taken = dead_jobs.delete().where(dead_jobs.c.id == dead_id).returning(*dead_jobs.c)
+        row = (await self._conn.execute(taken)).first()
+        if row is None:
+            return None
+        return await self.enqueue(
+            row.kind, payload, now_ms=now_ms, max_attempts=row.max_attempts, ordering_key=row.ordering_key
+        )
 
     @staticmethod
     def _held(lease: JobLease) -> dict[str, Any]:
