@@ -7,6 +7,10 @@ of every running job every third of a lease, so a job slower than its lease
 is never taken by another worker; if this process dies, the heartbeats stop,
 the leases run out and any worker takes the jobs again.
 
+When the database is away for a moment, a run keeps its job (heartbeats go
+on) and keeps trying to record its outcome until its lease runs out, rather
+than leave the job to wait out a whole lease.
+
 A heartbeat that finds a job taken over (this process stalled past the
 lease), or that cannot reach the database until the lease has run out, stops
 that run. Whatever the run still tries to write is refused in any case: it
@@ -248,7 +252,7 @@ class Dispatcher:
 
     async def heartbeat(self) -> None:
         """Extend the lease of every running job; stop the runs that no longer hold theirs."""
-        runs = {task: run for task, run in self._runs.items() if not run.finishing}
+        runs = dict(self._runs)  # finishing runs too: they hold their job until their outcome is recorded
         if not runs:
             return
         now = self._lease_clock.now_ms()
@@ -285,11 +289,20 @@ class Dispatcher:
             log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
             return
         run.finishing = True
-        try:
-            await self._record(run, outcome)
-        except errors.StoreUnavailable as error:
-            # Nothing lost: the job is still in the outbox and runs again after its lease.
-            log.warning("job_outcome_not_recorded", kind=job.kind, job_id=job.id, error=error.message)
+        pause = 0.05
+        while True:
+            try:
+                await self._record(run, outcome)
+                return
+            except errors.StoreUnavailable as error:
+                if self._lease_clock.now_ms() + pause * 1000 >= run.until_ms:
+                    # Nothing lost: the job is still in the outbox and runs again after its lease.
+                    log.warning("job_outcome_not_recorded", kind=job.kind, job_id=job.id, error=error.message)
+                    return
+            # The database is away for a moment: keep the job (heartbeats go on) and try again,
+            # rather than leave it to wait out its whole lease.
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     async def _attempt(self, handler: Handler, job: Job) -> _Outcome:
         """Run the job (or give it up) inside its fence; what to do with it next."""

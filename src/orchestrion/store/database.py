@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -144,6 +145,17 @@ class _SyncConnection:
         return out
 
 
+# The connection is gone (server restarted or shut down, network cut): the database is unavailable.
+_ASYNCPG_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InternalClientError,  # a dropped connection can leave the protocol in this state
+    OSError,
+    TimeoutError,
+)
+
+
 class _AsyncConnection:
     """An ``SqlConnection`` over SQLAlchemy's asyncio connection (PostgreSQL)."""
 
@@ -175,7 +187,14 @@ class _AsyncConnection:
         raw = await self._conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+        try:
+            record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+        except _ASYNCPG_CONNECTION_LOST as error:
+            # asyncpg's own errors, unseen by SQLAlchemy: do what it does on a disconnect, drop this
+            # connection and the pooled ones (a restarted server dropped them all).
+            await self._conn.invalidate(error)
+            await self._conn.engine.dispose(close=False)
+            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
         if record is None:
             return None
         out = dict(record)
