@@ -16,6 +16,7 @@ import orchestrion
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
+from orchestrion.dispatch.retry import Backoff
 from orchestrion.dispatch.worker import Dispatcher, Pool
 from orchestrion.domain.clock import SystemClock
 from orchestrion.domain.ratelimit import Limits
@@ -124,6 +125,7 @@ class Runtime:
             pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
             shutdown_grace_s=self.settings.shutdown_grace_s,
+            backoff=Backoff(cap_ms=max(1, int(self.settings.retry_max_delay_s * 1000))),
         )
 
     def pools(self, concurrency: int | None = None) -> list[Pool]:

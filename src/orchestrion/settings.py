@@ -99,6 +99,8 @@ class Settings:
     worker_concurrency_timers: int | None = None
     # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
     shutdown_grace_s: float = 20.0
+    # The longest wait between two attempts of a failing job (the backoff's cap).
+    retry_max_delay_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +147,7 @@ class Settings:
             worker_concurrency_webhooks=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_WEBHOOKS", 1),
             worker_concurrency_timers=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_TIMERS", 1),
             shutdown_grace_s=_float(env, "ORCHESTRION_SHUTDOWN_GRACE_S", 20.0),
+            retry_max_delay_s=_float(env, "ORCHESTRION_RETRY_MAX_DELAY_S", 60.0),
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

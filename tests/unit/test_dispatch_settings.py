@@ -32,3 +32,9 @@ def test_the_worker_command_concurrency_replaces_the_general_setting_only() -> N
 def test_a_class_needs_at_least_one_slot() -> None:
     with pytest.raises(SettingsError, match="ORCHESTRION_WORKER_CONCURRENCY_SENDS must be at least 1"):
         Settings.from_env({"ORCHESTRION_WORKER_CONCURRENCY_SENDS": "0"})
+
+
+def test_the_retry_cap_bounds_every_backoff() -> None:
+    settings = Settings.from_env({"ORCHESTRION_SECRET_KEY": "k", "ORCHESTRION_RETRY_MAX_DELAY_S": "2"})
+    backoff = Runtime.build(settings).dispatcher()._backoff
+    assert max(backoff.delay_ms(attempt) for attempt in range(1, 30)) <= 2_000
