@@ -58,3 +58,20 @@ async def test_the_polled_action_read_on_a_dropped_connection_is_unavailable_the
             await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x")
     async with store.read() as tx:
         assert await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
+
+
+async def test_a_failed_commit_on_sqlite_leaves_the_writer_ready_for_the_next_transaction(sqlite_url: str) -> None:
+    store = Store(Database(sqlite_url), SecretBox(SECRET_KEY))
+    try:
+        with pytest.raises(StoreUnavailable):
+            async with store.write() as tx:  # checked only at COMMIT, which fails (as on a full disk)
+                await tx.conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+                await tx.conn.exec_driver_sql(
+                    "INSERT INTO api_keys (sid, account_sid, secret_hash, created_ms) VALUES ('SK', 'AC', x'00', 0)"
+                )
+        async with store.write() as tx:
+            await tx.jobs.enqueue("k", {}, now_ms=1)
+        async with store.read() as tx:
+            assert await tx.jobs.count("k") == 1
+    finally:
+        await store.close()

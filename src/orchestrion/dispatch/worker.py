@@ -59,6 +59,9 @@ from orchestrion.store.store import Store
 log = structlog.get_logger("orchestrion.dispatch")
 
 
+_OUTAGE_MAX_WAIT_S = 5.0
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -145,13 +148,21 @@ class Dispatcher:
         """
         log.info("dispatcher_started", worker_id=self.worker_id, concurrency={p.name: p.size for p in self._pools})
         beating = asyncio.create_task(self._beat())
+        outage: float | None = None  # how long to wait before trying again, while the store refuses claims
         try:
             while not stop.is_set():
                 try:
                     claimed = await self.run_once()
                 except errors.StoreUnavailable as error:
-                    log.warning("dispatcher_store_unavailable", error=error.message)
-                    claimed = 0
+                    if outage is None:
+                        log.warning("dispatcher_store_unavailable", worker_id=self.worker_id, error=error.message)
+                    # Wait, rather than poll: reads may still work (a full disk) and show jobs due.
+                    outage = min(2 * outage, _OUTAGE_MAX_WAIT_S) if outage else self._poll_s
+                    await _first_of(stop.wait(), within_s=outage)
+                    continue
+                if outage is not None:
+                    log.info("dispatcher_store_available", worker_id=self.worker_id)
+                    outage = None
                 if claimed == 0:
                     await self._sleep(stop)
                 else:

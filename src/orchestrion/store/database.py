@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -233,6 +235,26 @@ def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
     return engine
 
 
+def _end_failed(transaction: sa.RootTransaction, conn: Connection) -> None:
+    """Roll back a failed transaction (its work or its COMMIT failed, e.g. on a full disk).
+
+    The writer connection lives as long as the process: if it cannot be
+    brought back to no transaction at all, it is dropped, so the next write
+    opens a new one instead of finding this one stuck in a transaction.
+    """
+    try:
+        transaction.rollback()  # also detaches a transaction whose COMMIT failed
+        # A failed COMMIT leaves SQLite's own transaction open while SQLAlchemy considers it over.
+        raw = conn.connection.dbapi_connection
+        if raw is not None and raw.in_transaction:
+            raw.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the connection is unusable: replaced below
+        conn.invalidate()
+        return
+    if conn.in_transaction():
+        conn.invalidate()
+
+
 def _is_locked(error: exc.OperationalError) -> bool:
     text = str(error.orig).lower()
     return "locked" in text or "busy" in text
@@ -279,10 +301,10 @@ class Database:
                 transaction = await self._sqlite_begin(sync_conn)
                 try:
                     yield _SyncConnection(sync_conn)
+                    transaction.commit()
                 except BaseException:
-                    transaction.rollback()
+                    _end_failed(transaction, sync_conn)
                     raise
-                transaction.commit()
 
     def _sqlite_write_connection(self) -> Connection:
         if self._write_conn is None or self._write_conn.closed or self._write_conn.invalidated:
@@ -329,6 +351,19 @@ class Database:
                 engine.dispose()
 
 
+DISK_FULL = "The database is out of disk space: writes are refused until space is freed; reads still work"
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or the system's ENOSPC."""
+    cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    if getattr(cause, "sqlstate", None) == "53100":
+        return True
+    return isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Wrap driver errors that escape the repositories into StoreUnavailable."""
@@ -337,6 +372,8 @@ def translate_errors() -> Iterator[None]:
     except OrchestrionError:
         raise
     except (exc.OperationalError, exc.InterfaceError, OSError, ConnectionError) as error:
+        if _out_of_space(error):
+            raise StoreUnavailable(DISK_FULL) from error
         raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
     except exc.DBAPIError as error:
         raise StoreUnavailable(f"database error: {type(error).__name__}") from error
