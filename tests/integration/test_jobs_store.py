@@ -221,3 +221,14 @@ async def test_dead_letters_are_purged_after_a_week(store: Store) -> None:
         await tx.jobs.bury(second, error="new", now_ms=1_000 + DEAD_RETENTION_MS + 1)
         dead = await tx.jobs.entries(dead=True)
     assert [d.last_error for d in dead] == ["new"]
+
+
+async def test_one_claim_takes_up_to_each_pools_own_limit(store: Store) -> None:
+    async with store.write() as tx:
+        for kind in ("send", "step", "webhook") * 3:
+            await tx.jobs.enqueue(kind, {}, now_ms=1_000)
+    async with store.write() as tx:
+        taken = await tx.jobs.claim_pools(
+            "w", now_ms=1_000, lease_ms=500, pools=[(["send", "step"], 4), (["webhook"], 1), (["timer"], 5)]
+        )
+    assert sorted(j.kind for j in taken) == ["send", "send", "step", "step", "webhook"]

@@ -129,7 +129,10 @@ class Dispatcher:
         self.worker_id = worker_id or default_worker_id()
         # Without pools, one pool of every kind there is a handler for.
         self._pools = list(pools) if pools is not None else [Pool("all", frozenset(handlers), concurrency)]
-        unhandled = frozenset().union(*(pool.kinds for pool in self._pools)) - set(handlers)
+        self._pool_of = {kind: pool for pool in self._pools for kind in pool.kinds}
+        if len(self._pool_of) != sum(len(pool.kinds) for pool in self._pools):
+            raise ValueError("a job kind belongs to one pool only")
+        unhandled = set(self._pool_of) - set(handlers)
         if unhandled:
             raise ValueError(f"no handler for the job kinds {sorted(unhandled)}")
         self._lease_ms = lease_ms
@@ -228,14 +231,16 @@ class Dispatcher:
         if not wanted:
             return 0
         now, wall = self._ctx.clock.now_ms(), self._lease_clock.now_ms()
-        claimed: list[tuple[Pool, Job]] = []
         async with self._ctx.store.write() as tx:
-            for pool, free in wanted:
-                jobs = await tx.jobs.claim(
-                    self.worker_id, now_ms=now, wall_ms=wall, lease_ms=self._lease_ms, limit=free, kinds=pool.kinds
-                )
-                claimed.extend((pool, job) for job in jobs)
-        for pool, job in claimed:
+            claimed = await tx.jobs.claim_pools(
+                self.worker_id,
+                now_ms=now,
+                wall_ms=wall,
+                lease_ms=self._lease_ms,
+                pools=[(pool.kinds, free) for pool, free in wanted],
+            )
+        for job in claimed:
+            pool = self._pool_of[job.kind]
             run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=wall + self._lease_ms)
             task = asyncio.create_task(self._execute(run))
             self._runs[task] = run

@@ -88,6 +88,10 @@ def _job(row: Any) -> Job:
     )
 
 
+def _claimed(rows: Any) -> list[Job]:
+    return sorted((_job(row) for row in rows), key=lambda j: (j.run_at_ms, j.id))
+
+
 class _Statements:
     """The outbox's statements for one backend, built once (named SQL)."""
 
@@ -101,16 +105,16 @@ class _Statements:
         now: sa.BindParameter[int] = sa.bindparam("now", type_=sa.BigInteger())
         wall: sa.BindParameter[int] = sa.bindparam("wall", type_=sa.BigInteger())
         of_kinds = jobs.c.kind.in_(sa.bindparam("kinds", expanding=True))
-        due = (
+        self._backend = backend
+        self._due = (
             sa.select(jobs.c.id)
             .where(jobs.c.run_at_ms <= now)
             .where(sa.or_(jobs.c.lease_until_ms.is_(None), jobs.c.lease_until_ms <= wall))
             .where(first_of_its_key)
             .order_by(jobs.c.run_at_ms, jobs.c.id)
-            .limit(sa.bindparam("limit"))
         )
-        self.claim = self._claim(backend, due)
-        self.claim_kinds = self._claim(backend, due.where(of_kinds))
+        self.claim = self._claim([self._due.limit(sa.bindparam("limit"))])
+        self._claim_pools: dict[int, sa.Update] = {}
         self.insert = jobs.insert().returning(jobs.c.id)
         self.notify = sa.select(sa.func.pg_notify(JOBS_CHANNEL, ""))
         held = sa.and_(
@@ -142,13 +146,31 @@ class _Statements:
         self.next_due = sa.select(sa.func.min(wait)).where(first_of_its_key)
         self.next_due_kinds = self.next_due.where(of_kinds)
 
-    @staticmethod
-    def _claim(backend: str, due: sa.Select[Any]) -> sa.Update:
-        if backend == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+    def claim_pools(self, count: int) -> sa.Update:
+        """One claim for ``count`` pools: pool ``i`` takes up to ``limit_i`` due jobs of ``kinds_i``."""
+        found = self._claim_pools.get(count)
+        if found is None:
+            found = self._claim(
+                [
+                    self._due.where(jobs.c.kind.in_(sa.bindparam(f"kinds_{i}", expanding=True))).limit(
+                        sa.bindparam(f"limit_{i}")
+                    )
+                    for i in range(count)
+                ]
+            )
+            self._claim_pools[count] = found
+        return found
+
+    def _claim(self, dues: list[sa.Select[Any]]) -> sa.Update:
+        if self._backend == "postgresql":
+            dues = [due.with_for_update(skip_locked=True) for due in dues]
+        if len(dues) == 1:
+            taken: Any = dues[0].scalar_subquery()
+        else:  # each pool's own LIMIT (and lock) inside a subquery of its own
+            taken = sa.union_all(*(sa.select(due.subquery().c.id) for due in dues))
         return (
             jobs.update()
-            .where(jobs.c.id.in_(due.scalar_subquery()))
+            .where(jobs.c.id.in_(taken))
             .values(
                 lease_until_ms=sa.bindparam("lease_until"),
                 locked_by=sa.bindparam("worker"),
@@ -214,19 +236,33 @@ class JobRepo:
         (real time; ``wall_ms`` defaults to ``now_ms``, as with no test clock).
         A job with an ordering key is claimable only while no older job has that key.
         """
+        if kinds is not None:
+            return await self.claim_pools(
+                worker_id, now_ms=now_ms, wall_ms=wall_ms, lease_ms=lease_ms, pools=[(kinds, limit)]
+            )
         wall = now_ms if wall_ms is None else wall_ms
-        params: dict[str, Any] = {
-            "now": now_ms,
-            "wall": wall,
-            "limit": limit,
-            "lease_until": wall + lease_ms,
-            "worker": worker_id,
-        }
-        if kinds is None:
-            result = await self._conn.execute(self._sql.claim, params)
-        else:
-            result = await self._conn.execute(self._sql.claim_kinds, {**params, "kinds": list(kinds)})
-        return sorted((_job(row) for row in result), key=lambda j: (j.run_at_ms, j.id))
+        params = {"now": now_ms, "wall": wall, "limit": limit, "lease_until": wall + lease_ms, "worker": worker_id}
+        return _claimed(await self._conn.execute(self._sql.claim, params))
+
+    async def claim_pools(
+        self,
+        worker_id: str,
+        *,
+        now_ms: int,
+        lease_ms: int,
+        pools: Sequence[tuple[Collection[str], int]],
+        wall_ms: int | None = None,
+    ) -> list[Job]:
+        """Like ``claim``, for several pools at once: up to ``limit`` due jobs of ``kinds`` per (kinds, limit).
+
+        One statement whatever the number of pools (a dispatcher claims for
+        each class of jobs with its free slots).
+        """
+        wall = now_ms if wall_ms is None else wall_ms
+        params: dict[str, Any] = {"now": now_ms, "wall": wall, "lease_until": wall + lease_ms, "worker": worker_id}
+        for i, (kinds, limit) in enumerate(pools):
+            params[f"kinds_{i}"], params[f"limit_{i}"] = list(kinds), limit
+        return _claimed(await self._conn.execute(self._sql.claim_pools(len(pools)), params))
 
     async def extend(self, leases: Sequence[JobLease], *, lease_until_ms: int) -> set[int]:
         """The heartbeat: push the lease of every job in ``leases`` (one worker's) to ``lease_until_ms``.
