@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrion.domain import ids
-from orchestrion.domain.models import Configuration
+from orchestrion.domain.models import Configuration, Conversation, ConversationStatus
 
 
 def new_configuration(account_sid: str, **settings: Any) -> Configuration:
@@ -22,3 +22,21 @@ def new_configuration(account_sid: str, **settings: Any) -> Configuration:
         created_ms=0,
         updated_ms=0,
     )
+
+
+def new_conversation(account_sid: str, configuration_id: str, *, created_ms: int = 0, **fields: Any) -> Conversation:
+    """An ACTIVE conversation of that configuration, with no configuration override."""
+    values: dict[str, Any] = {
+        "id": ids.new_id(ids.CONVERSATION),
+        "account_sid": account_sid,
+        "configuration_id": configuration_id,
+        "configuration_version": 1,
+        "configuration": {},
+        "status": ConversationStatus.ACTIVE,
+        "name": None,
+        "metadata": {},
+        "status_callbacks": None,
+        "created_ms": created_ms,
+        "updated_ms": created_ms,
+    }
+    return Conversation(**(values | fields))

@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from orchestrion import logs
+from orchestrion import cli_jobs, logs
 from orchestrion.settings import Settings, SettingsError
 
 
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     key_create.add_argument("--json", action="store_true")
     for p in (accounts, create, keys, key_create):
         p.add_argument("--database-url", dest="database_url_sub")
+    cli_jobs.add_parser(sub)
     return parser
 
 
@@ -81,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_worker(settings, args.concurrency))
     if args.command == "accounts":
         return asyncio.run(_accounts(settings, args))
+    if args.command == "jobs":
+        return asyncio.run(cli_jobs.run(settings, args))
     return 2
 
 
@@ -98,6 +101,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         "log_level": "warning",
         "lifespan": "on",
         "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
     asyncio.run(_prepare(settings))
     if workers > 1:

@@ -16,13 +16,14 @@ import orchestrion
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
-from orchestrion.dispatch.worker import Dispatcher
+from orchestrion.dispatch.retry import Backoff
+from orchestrion.dispatch.worker import Dispatcher, Pool
 from orchestrion.domain.clock import SystemClock
 from orchestrion.domain.ratelimit import Limits
 from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
-from orchestrion.services.jobs import build_handlers
+from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, build_handlers
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
 from orchestrion.settings import Settings
@@ -43,6 +44,7 @@ class Runtime:
     secret_key: str = field(repr=False)
     limits: RateLimits = field(repr=False, default_factory=lambda: RateLimits(MemoryLimiter(), Limits()))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _hurry: asyncio.Event = field(default_factory=asyncio.Event)  # a second stop request: no more grace
     _worker_task: asyncio.Task[None] | None = None
     # The test clock, when the settings enable it (an emulator feature), and its sync task.
     test_clock: TestClock | None = field(default=None, repr=False)
@@ -122,19 +124,26 @@ class Runtime:
             )
 
     def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
-        if 2 * self.settings.webhook_timeout_s * 1000 >= self.settings.job_lease_ms:
-            log.warning(
-                "webhook_timeout_not_below_lease",
-                webhook_timeout_s=self.settings.webhook_timeout_s,
-                job_lease_ms=self.settings.job_lease_ms,
-                consequence="a slow callback may be sent again by another worker before it ends",
-            )
+        """``concurrency`` (``worker --concurrency``) replaces ORCHESTRION_WORKER_CONCURRENCY."""
         return Dispatcher(
             self.ctx,
             build_handlers(self.ctx),
-            concurrency=concurrency or self.settings.worker_concurrency,
+            pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
+            shutdown_grace_s=self.settings.shutdown_grace_s,
+            backoff=Backoff(cap_ms=max(1, int(self.settings.retry_max_delay_s * 1000))),
         )
+
+    def pools(self, concurrency: int | None = None) -> list[Pool]:
+        """One pool per job class: its own setting, else the general worker concurrency."""
+        s = self.settings
+        own = {
+            SENDS: s.worker_concurrency_sends,
+            WEBHOOKS: s.worker_concurrency_webhooks,
+            TIMERS: s.worker_concurrency_timers,
+        }
+        base = concurrency or s.worker_concurrency
+        return [Pool(name, kinds, own.get(name) or base) for name, kinds in JOB_CLASSES.items()]
 
     async def start_worker(self, concurrency: int | None = None) -> None:
         self._worker_task = asyncio.create_task(self.run_worker(concurrency))
@@ -142,7 +151,7 @@ class Runtime:
     async def run_worker(self, concurrency: int | None = None) -> None:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
         await self.start_test_clock()
-        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop))]
+        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
             listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
@@ -152,6 +161,9 @@ class Runtime:
             await self.ctx.webhooks.aclose()
 
     def request_stop(self) -> None:
+        """The first request stops claiming and starts the grace period; a second one ends it."""
+        if self._stop.is_set():
+            self._hurry.set()
         self._stop.set()
 
     async def stop(self) -> None:

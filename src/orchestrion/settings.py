@@ -44,6 +44,10 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    return _int(env, name, minimum, minimum) if env.get(name) else None
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw == "":
@@ -89,6 +93,15 @@ class Settings:
     test_clock_allow_postgres: bool = False
     # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
     public_url: str | None = None
+    # --- The dispatcher (one block, for the port to pydantic-settings): slots per job class
+    # (None: worker_concurrency).
+    worker_concurrency_sends: int | None = None
+    worker_concurrency_webhooks: int | None = None
+    worker_concurrency_timers: int | None = None
+    # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
+    shutdown_grace_s: float = 20.0
+    # The longest wait between two attempts of a failing job (the backoff's cap).
+    retry_max_delay_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +144,12 @@ class Settings:
             test_clock=_bool(env, "ORCHESTRION_TEST_CLOCK", False),
             test_clock_allow_postgres=_bool(env, "ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES", False),
             public_url=(env.get("ORCHESTRION_PUBLIC_URL") or "").rstrip("/") or None,
+            # --- The dispatcher.
+            worker_concurrency_sends=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_SENDS", 1),
+            worker_concurrency_webhooks=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_WEBHOOKS", 1),
+            worker_concurrency_timers=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_TIMERS", 1),
+            shutdown_grace_s=_float(env, "ORCHESTRION_SHUTDOWN_GRACE_S", 20.0),
+            retry_max_delay_s=_float(env, "ORCHESTRION_RETRY_MAX_DELAY_S", 60.0),
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -152,9 +153,9 @@ def api_only(private_database_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def processes(private_database_url: str) -> Iterator[Processes]:
-    """Real ``orchestrion`` processes on that database, all stopped at the end."""
-    procs = Processes(private_database_url)
+def processes(private_database_url: str, tmp_path: Path) -> Iterator[Processes]:
+    """Real ``orchestrion`` processes on that database, all stopped at the end (logs under ``tmp_path``)."""
+    procs = Processes(private_database_url, log_dir=tmp_path)
     try:
         yield procs
     finally:

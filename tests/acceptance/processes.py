@@ -1,4 +1,8 @@
-"""Real Orchestrion processes (serve, worker) for multi-process tests."""
+"""Real Orchestrion processes (serve, worker) for multi-process tests.
+
+Each process's log (stderr) goes to a file of its own under ``log_dir`` when
+one is given, so a test can read what a process said; otherwise nowhere.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +24,24 @@ ORCHESTRION = str(Path(sys.executable).parent / "orchestrion")
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRION_")}
     env.update(
-        ORCHESTRION_DATABASE_URL=database_url,
-        ORCHESTRION_SECRET_KEY=SECRET_KEY,
-        ORCHESTRION_LOG_LEVEL="warning",
-        **extra,
+        ORCHESTRION_DATABASE_URL=database_url, ORCHESTRION_SECRET_KEY=SECRET_KEY, ORCHESTRION_LOG_LEVEL="warning"
     )
+    env.update(extra)
     return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"orchestrion serve exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("orchestrion serve did not become healthy")
 
 
 @dataclass
@@ -33,47 +49,60 @@ class Processes:
     """Starts processes and makes sure every one of them is gone at the end."""
 
     database_url: str
+    log_dir: Path | None = None
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _logs: dict[int, Path] = field(default_factory=dict)
 
-    def serve(self, *args: str, **env: str) -> str:
-        port = free_port()
-        proc = subprocess.Popen(
-            [ORCHESTRION, "serve", "--port", str(port), *args],
-            env=process_env(self.database_url, **env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.children.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"orchestrion serve exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("orchestrion serve did not become healthy")
-
-    def worker(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [ORCHESTRION, "worker", *args],
-            env=process_env(self.database_url, **env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    def _start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = None
+        if self.log_dir is not None:
+            path = self.log_dir / f"{argv[0]}-{len(self.children) + 1}.log"
+            log = path.open("wb")
+        try:
+            proc = subprocess.Popen(
+                [ORCHESTRION, *argv],
+                env=process_env(self.database_url, **env),
+                stdout=subprocess.DEVNULL,
+                stderr=log if log is not None else subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                log.close()
+        if log is not None:
+            self._logs[proc.pid] = Path(log.name)
         self.children.append(proc)
         return proc
+
+    def serve_process(self, *args: str, port: int | None = None, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+        """``orchestrion serve`` on ``port`` (a free one by default), once it answers ``/healthz``."""
+        port = port or free_port()
+        proc = self._start(["serve", "--port", str(port), *args], env)
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        return proc, url
+
+    def serve(self, *args: str, **env: str) -> str:
+        return self.serve_process(*args, **env)[1]
+
+    def worker(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        return self._start(["worker", *args], env)
+
+    def log(self, proc: subprocess.Popen[bytes]) -> str:
+        """What the process wrote to its log so far (needs ``log_dir``)."""
+        return self._logs[proc.pid].read_text(errors="replace")
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL: no cleanup, no lease release; what a crash looks like."""
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+
+    @staticmethod
+    def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
+        """SIGTERM, as a service manager stops a process; its exit status."""
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout=timeout_s)
 
     def stop_all(self) -> None:
         for proc in self.children:

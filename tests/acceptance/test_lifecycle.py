@@ -1,14 +1,26 @@
-"""Status timeouts driven by the test clock: ACTIVE -> INACTIVE -> CLOSED without waiting an hour."""
+"""Status timeouts driven by the test clock: ACTIVE -> INACTIVE -> CLOSED without waiting an hour.
+
+The test clock moves domain time only: the leases of jobs in flight and retry
+backoffs keep running on real time.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.acceptance.conftest import create_configuration, create_conversation, record_communication
+from tests.acceptance.actions_support import wait_for
+from tests.acceptance.conftest import (
+    create_configuration,
+    create_conversation,
+    make_configuration,
+    record_communication,
+)
+from tests.acceptance.webhook_receiver import Received, Receiver
 from tests.conftest import Credentials, LiveServer, new_account, sdk_client, test_settings
 
 TIMEOUTS = {"SMS": {"statusTimeouts": {"inactive": 5, "closed": 60}}}
@@ -144,3 +156,42 @@ def test_status_timeouts_announce_each_move_as_conversation_updated(
     assert response.status_code == 200, response.text
     statuses = [d["payload"]["data"]["status"] for d in response.json()["webhooks"]]
     assert statuses == ["INACTIVE", "CLOSED"]
+
+
+def test_advancing_the_clock_past_the_lease_of_a_delivery_in_flight_does_not_send_it_twice(
+    private_database_url: str, clock_account: Credentials, clock_http: httpx.Client
+) -> None:
+    release = threading.Event()
+
+    def answer(r: Received) -> int:
+        if r.number == 1:
+            release.wait(timeout=60)  # the first event's delivery is held in flight
+        return 204
+
+    receiver = Receiver(answer=answer)
+    callbacks = [{"url": receiver.url(), "method": "POST"}]
+    configuration_id = make_configuration(private_database_url, clock_account.account_sid, statusCallbacks=callbacks)
+
+    def created(conversation_id: str) -> list[Received]:
+        return [r for r in receiver.requests() if r.data["id"] == conversation_id]
+
+    try:
+        first = clock_http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
+        [in_flight] = receiver.wait_for_events(1, what="the first conversation's event")
+        advance(clock_http, hours=1)  # far past the job's lease (5 s in the tests' settings)
+        # The dispatcher claims again after the advance: this event arrives only once it has.
+        second = clock_http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
+        receiver.wait_for(lambda _r: created(second) or None, "the second conversation's event")
+        release.set()
+
+        def delivered() -> list[dict[str, Any]] | None:
+            log = clock_http.get(f"/sandbox/conversations/{first}/webhooks").json()["webhooks"]
+            return log if log[0]["status"] == "DELIVERED" else None
+
+        [entry] = wait_for(delivered, "the first event to be delivered")
+    finally:
+        release.set()
+        receiver.close()
+
+    assert [r.token for r in created(first)] == [in_flight.token]
+    assert [(a["number"], a["statusCode"]) for a in entry["attempts"]] == [(1, 204)]

@@ -76,6 +76,7 @@ class Receiver:
 
     answer: Answer = field(default=lambda _r: 200)
     record: bool = True  # False: answer only (a sink for a whole session)
+    port: int = 0  # 0: a free one
     _requests: list[Received] = field(default_factory=list)
     _answered: list[int] = field(default_factory=list)  # request numbers, in the order their answers were sent
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -109,7 +110,7 @@ class Receiver:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a sender that gave up on a slow answer closes its end: not the test's business
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", self.port), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

@@ -17,8 +17,9 @@ from tests.conftest import SECRET_KEY
 async def store(private_database_url: str) -> AsyncIterator[Store]:
     s = Store(Database(private_database_url), SecretBox(SECRET_KEY))
     async with s.write() as tx:
-        # Jobs are global (not per account): each test starts with an empty outbox.
+        # Jobs are global (not per account): each test starts with an empty outbox and no dead letters.
         await tx.conn.exec_driver_sql("DELETE FROM jobs")
+        await tx.conn.exec_driver_sql("DELETE FROM dead_jobs")
     yield s
     await s.close()
     await asyncio.sleep(0)

@@ -24,15 +24,17 @@ from orchestrion.dispatch.retry import Backoff
 from orchestrion.dispatch.worker import Dispatcher
 from orchestrion.domain import ids
 from orchestrion.domain.channels import Channel
-from orchestrion.domain.errors import NotFound, ProviderError
-from orchestrion.domain.models import Action, ActionStatus, Configuration, Conversation, ConversationStatus
+from orchestrion.domain.errors import InvalidState, NotFound, ProviderError
+from orchestrion.domain.models import Action, ActionStatus, Configuration
 from orchestrion.domain.outcomes import MessageStatus, StatusReport
 from orchestrion.domain.sending import EndpointRef, MessageContent, SendMessageCommand
 from orchestrion.runtime import Runtime
 from orchestrion.services import actions, outcomes, sandbox
+from orchestrion.services import jobs as jobs_service
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
-from orchestrion.store.tables import jobs
+from orchestrion.store.tables import dead_jobs, jobs
+from tests.builders import new_conversation
 from tests.conftest import test_settings
 from tests.integration.dispatch_support import ManualClock, run_until_idle
 
@@ -52,6 +54,7 @@ class World:
 
     def dispatcher(self, handlers: dict[str, Handler], worker_id: str = "worker-a", **options: Any) -> Dispatcher:
         options.setdefault("lease_ms", LEASE_MS)
+        options.setdefault("lease_clock", self.clock)
         options.setdefault("backoff", Backoff(base_ms=100, cap_ms=1_000))
         return Dispatcher(self.ctx, handlers, worker_id=worker_id, concurrency=4, **options)
 
@@ -107,21 +110,10 @@ async def world(private_database_url: str) -> AsyncIterator[World]:
         created_ms=START_MS,
         updated_ms=START_MS,
     )
-    conversation = Conversation(
-        id=ids.new_id(ids.CONVERSATION),
-        account_sid=account_sid,
-        configuration_id=configuration.id,
-        configuration_version=1,
-        configuration={},
-        status=ConversationStatus.ACTIVE,
-        name=None,
-        metadata={},
-        status_callbacks=None,
-        created_ms=START_MS,
-        updated_ms=START_MS,
-    )
+    conversation = new_conversation(account_sid, configuration.id, created_ms=START_MS)
     async with ctx.store.write() as tx:
-        await tx.conn.execute(jobs.delete())  # what an earlier test left scheduled
+        await tx.conn.execute(jobs.delete())  # what an earlier test left scheduled, or dead
+        await tx.conn.execute(dead_jobs.delete())
         await tx.configurations.insert(configuration)
         await tx.conversations.insert(conversation, last_activity_ms=START_MS)
     try:
@@ -190,18 +182,19 @@ async def test_a_transient_failure_is_retried_after_a_backoff(world: World) -> N
     await dispatcher.run_once()
     await dispatcher.drain()
     [job] = await world.jobs()
-    assert (job.attempts, job.locked_by, job.lease_until_ms) == (1, None, None)
+    assert (job.attempts, job.locked_by) == (1, None)
     assert job.last_error == "20503: provider says no"
-    assert world.clock.now + 50 <= job.run_at_ms <= world.clock.now + 100  # base 100 ms, jittered in [50, 100]
+    # The backoff (base 100 ms, jittered in [50, 100]) is kept where the lease was: it runs on real time.
+    assert world.clock.now + 50 <= job.lease_until_ms <= world.clock.now + 100
     assert await dispatcher.run_once() == 0  # not before its time
 
-    world.clock.now = job.run_at_ms
+    world.clock.now = job.lease_until_ms
     await dispatcher.run_once()
     await dispatcher.drain()
     [job] = await world.jobs()
-    assert job.attempts == 2 and world.clock.now + 100 <= job.run_at_ms <= world.clock.now + 200
+    assert job.attempts == 2 and world.clock.now + 100 <= job.lease_until_ms <= world.clock.now + 200
 
-    world.clock.now = job.run_at_ms
+    world.clock.now = job.lease_until_ms
     await dispatcher.run_once()
     await dispatcher.drain()
     assert provider.calls == [1, 2, 3]
@@ -242,6 +235,16 @@ async def test_a_permanent_provider_error_fails_the_action_at_once(world: World)
     assert provider.calls == [1]
     assert (failed.status, failed.failure_reason) == (ActionStatus.FAILED, "21606: provider says no")
     assert await world.jobs() == []
+
+
+async def test_a_job_that_gave_up_is_kept_as_a_dead_letter_that_cannot_undo_a_failed_action(world: World) -> None:
+    await world.send()
+    await world.run_until_idle(world.dispatcher(world.handlers(ChannelRegistry(FailingProvider(1, transient=False)))))
+    [dead] = await jobs_service.list_jobs(world.ctx, dead=True)
+    assert (dead.kind, dead.attempts, dead.last_error) == (actions.SEND_JOB, 1, "21606: provider says no")
+    with pytest.raises(InvalidState, match="FAILED is final: send a new Action instead"):
+        await jobs_service.retry_dead_job(world.ctx, dead.id)
+    assert [d.id for d in await jobs_service.list_jobs(world.ctx, dead=True)] == [dead.id]
 
 
 async def test_the_sandbox_fail_first_attempts_knob_is_retried_through(world: World) -> None:

@@ -13,6 +13,7 @@ from orchestrion.services import lifecycle
 from orchestrion.services.context import Context
 from orchestrion.services.conversations import NewConversation, create_conversation
 from orchestrion.services.testclock import TestClock
+from orchestrion.store.jobs import JobLease
 from orchestrion.store.store import Store
 from tests.builders import new_configuration
 
@@ -34,7 +35,7 @@ async def _timer_jobs(ctx: Context) -> list[Job]:
     async with ctx.store.write() as tx:
         claimed = await tx.jobs.claim("test", now_ms=ctx.clock.now_ms() + 10**12, lease_ms=1000, limit=100)
         for job in claimed:
-            await tx.jobs.complete(job.id, "test")
+            await tx.jobs.complete(JobLease.of(job, "test"))
     return [j for j in claimed if j.kind == lifecycle.TIMER_JOB]
 
 

@@ -68,3 +68,20 @@ async def test_unreachable_redis_fails_open() -> None:
         assert (await limiter.enter("k", "t", limit=1))[0] is True
     finally:
         await limiter.close()
+
+
+async def test_an_unreachable_redis_fails_open_with_one_warning_per_outage() -> None:
+    from structlog.testing import capture_logs
+
+    from tests.conftest import free_port
+
+    unreachable = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", retry_s=3600)
+    try:
+        with capture_logs() as logs:
+            decisions = [await unreachable.hit("k", rate=0.01, burst=1) for _ in range(3)]
+            entered = await unreachable.enter("k", "token", limit=1)
+            await unreachable.leave("k", "token")
+    finally:
+        await unreachable.close()
+    assert [d.allowed for d in decisions] == [True, True, True] and entered == (True, 0)
+    assert [e["event"] for e in logs] == ["ratelimit_backend_unavailable"]

@@ -1,121 +1,35 @@
 """Status-callback delivery through the real outbox and dispatcher, on SQLite and PostgreSQL.
 
-Time is a test clock (backoffs elapse and events age when the test says so)
-and the receiver is an in-memory HTTP transport that answers from a script,
-so retries, give-ups, ordering and crash leftovers are checked exactly.
+Time is a manual clock and the receiver an in-memory HTTP transport that
+answers from a script (``webhook_support``), so retries, give-ups, ordering
+and crash leftovers are checked exactly.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
-from orchestrion.dispatch.retry import Backoff
-from orchestrion.dispatch.worker import Dispatcher
-from orchestrion.domain import ids
-from orchestrion.domain.models import Account, Conversation, ConversationStatus
-from orchestrion.domain.webhooks import DeliveryStatus, EventType, WebhookAttempt
+from orchestrion.domain.webhooks import DeliveryStatus, EventType
 from orchestrion.services import events
-from orchestrion.services.context import Context
-from orchestrion.services.webhooks import DELIVER_JOB, DeliveryHandler
+from orchestrion.services import jobs as jobs_service
+from orchestrion.services.webhooks import DELIVER_JOB
 from orchestrion.store.store import Store
 from orchestrion.store.tables import jobs
 from orchestrion.store.webhooks import INTERRUPTED
-from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
-from tests.integration.dispatch_support import ManualClock, run_until_idle
+from tests.integration.webhook_support import HOOK_A, HOOK_B, LEASE_MS, MAX_AGE_MS, MAX_ATTEMPTS, World, webhook_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
-
-START_MS = 1_900_000_000_000
-LEASE_MS = 1_000
-MAX_ATTEMPTS = 3
-MAX_AGE_MS = 60_000
-HOOK_A = "https://hooks.example.com/a"
-HOOK_B = "https://hooks.example.com/b"
-
-
-@dataclasses.dataclass
-class World:
-    ctx: Context
-    clock: ManualClock
-    conversation: Conversation
-    script: dict[str, list[int]]  # per URL path: the status of each answer in turn (the last repeats)
-    seen: list[httpx.Request]
-
-    def dispatcher(self, worker_id: str = "worker-a") -> Dispatcher:
-        return Dispatcher(
-            self.ctx,
-            {DELIVER_JOB: DeliveryHandler(self.ctx)},
-            worker_id=worker_id,
-            concurrency=4,
-            lease_ms=LEASE_MS,
-            backoff=Backoff(base_ms=100, cap_ms=1_000),
-        )
-
-    async def emit(self, name: str, conversation: Conversation | None = None) -> None:
-        async with self.ctx.store.write() as tx:
-            await events.emit(
-                self.ctx, tx, conversation or self.conversation, EventType.CONVERSATION_UPDATED, {"name": name}
-            )
-
-    async def run_until_idle(self, dispatcher: Dispatcher) -> None:
-        await run_until_idle(self.ctx, self.clock, dispatcher)
-
-    async def log(self) -> list[tuple[Any, list[WebhookAttempt]]]:
-        async with self.ctx.store.read() as tx:
-            rows = list(await tx.conn.execute(sa.text("SELECT id FROM webhook_deliveries ORDER BY id")))
-            out = []
-            for row in rows:
-                delivery = await tx.webhooks.get(row.id)
-                attempts = (await tx.webhooks.attempts_of([row.id]))[row.id]
-                out.append((delivery, attempts))
-        return out
-
-    def names(self) -> list[tuple[str, str]]:
-        return [(r.url.path, httpx.Response(200, content=r.content).json()["data"]["name"]) for r in self.seen]
 
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def world(store: Store) -> AsyncIterator[World]:
-    clock = ManualClock(START_MS)
-    script: dict[str, list[int]] = {}
-    seen: list[httpx.Request] = []
-
-    async def receive(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answers = script.setdefault(request.url.path, [200])
-        return httpx.Response(answers.pop(0) if len(answers) > 1 else answers[0])
-
-    policy = WebhookPolicy(timeout_s=1.0, max_attempts=MAX_ATTEMPTS, max_age_ms=MAX_AGE_MS)
-    sender = WebhookSender(policy, transport=httpx.MockTransport(receive))
-    ctx = Context(store=store, clock=clock, webhooks=sender)
-    account = Account(sid=ids.new_account_sid(), auth_token=ids.new_secret(), created_ms=START_MS)
-    async with store.write() as tx:
-        # The database is the module's; each test starts with an empty delivery log (the outbox is emptied too).
-        await tx.conn.exec_driver_sql("DELETE FROM webhook_attempts")
-        await tx.conn.exec_driver_sql("DELETE FROM webhook_deliveries")
-        await tx.accounts.insert(account)
-    conversation = Conversation(
-        id=ids.new_id(ids.CONVERSATION),
-        account_sid=account.sid,
-        configuration_id=ids.new_id(ids.CONFIGURATION),
-        configuration_version=1,
-        configuration={"statusCallbacks": [{"url": HOOK_A, "method": "POST"}]},
-        status=ConversationStatus.ACTIVE,
-        name=None,
-        metadata={},
-        status_callbacks=None,
-        created_ms=START_MS,
-        updated_ms=START_MS,
-    )
-    yield World(ctx, clock, conversation, script, seen)
-    await sender.aclose()
+    async with webhook_world(store) as w:
+        yield w
 
 
 async def test_a_5xx_is_retried_until_delivered_with_one_token(world: World) -> None:
@@ -139,6 +53,22 @@ async def test_an_event_that_runs_out_of_attempts_fails(world: World) -> None:
         f"HTTP 500 (after {MAX_ATTEMPTS} attempts)",
     )
     assert delivery.completed_ms == world.clock.now
+
+
+async def test_a_failed_delivery_retried_by_an_operator_goes_on_with_its_attempt_numbers(world: World) -> None:
+    world.script["/a"] = [500, 500, 500, 200]
+    await world.emit("late")
+    await world.run_until_idle(world.dispatcher())
+    [dead] = await jobs_service.list_jobs(world.ctx, dead=True, kind=DELIVER_JOB)
+    assert dead.last_error == "HTTP 500"
+
+    await jobs_service.retry_dead_job(world.ctx, dead.id)
+    await world.run_until_idle(world.dispatcher())
+
+    [(delivery, attempts)] = await world.log()
+    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.DELIVERED, None)
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 500), (3, 500), (4, 200)]
+    assert await jobs_service.list_jobs(world.ctx, dead=True) == []
 
 
 async def test_an_event_older_than_the_maximum_age_gets_one_attempt_and_no_retry(world: World) -> None:
@@ -171,9 +101,9 @@ async def test_an_event_held_back_by_a_retry_is_not_due_before_it(world: World) 
     await dispatcher.run_once()
     await dispatcher.drain()
     async with world.ctx.store.read() as tx:
-        [retry_at] = (await tx.conn.execute(sa.select(sa.func.min(jobs.c.run_at_ms)).where(jobs.c.attempts == 1))).one()
-        due = await tx.jobs.next_due_ms()
-    assert due == retry_at > world.clock.now  # so an idle dispatcher sleeps until then instead of polling
+        [retry_at] = (await tx.conn.execute(sa.select(jobs.c.lease_until_ms).where(jobs.c.attempts == 1))).one()
+        due_in = await tx.jobs.next_due_in_ms(now_ms=world.clock.now)
+    assert due_in == retry_at - world.clock.now > 0  # so an idle dispatcher sleeps until then instead of polling
 
 
 async def test_each_callback_url_is_its_own_stream(world: World) -> None:

@@ -21,6 +21,7 @@ from orchestrion.api.context import base_url, state
 from orchestrion.api.views import operations as wire
 from orchestrion.domain.models import Json, Operation
 from orchestrion.services import operations
+from orchestrion.services.idempotency import IdempotentRequest
 from orchestrion.store.idempotency import StoredResponse
 
 
@@ -45,7 +46,7 @@ async def accepted(
         compared: Any = (
             body.model_dump(mode="json", by_alias=True, exclude_none=True) if isinstance(body, BaseModel) else body
         )
-        claim = operations.IdempotentRequest(key, idempotency.fingerprint(request.method, request.url.path, compared))
+        claim = IdempotentRequest(key, idempotency.fingerprint(request.method, request.url.path, compared))
     base = base_url(request)
 
     def render(op: Operation) -> StoredResponse:

@@ -1,9 +1,38 @@
-"""Claims due jobs from the outbox and runs them.
+"""Claims due jobs from the outbox and runs them, keeping each one with heartbeats.
 
-A claimed job carries a lease; if this process dies, the lease runs out and
-any worker takes the job again. Jobs must therefore be safe to run twice
-(handlers are idempotent: provider sends carry an idempotency key, outcomes
-are guarded by the action's state machine).
+A claimed job carries a lease. Leases, heartbeats and retry backoffs run on
+real wall-clock time (``lease_clock``), never on the test clock, which moves
+domain time only (when a job is due). While it runs, a heartbeat extends the lease
+of every running job every third of a lease, so a job slower than its lease
+is never taken by another worker; if this process dies, the heartbeats stop,
+the leases run out and any worker takes the jobs again.
+
+When the database is away for a moment, a run keeps its job (heartbeats go
+on) and keeps trying to record its outcome until its lease runs out, rather
+than leave the job to wait out a whole lease.
+
+A heartbeat that finds a job taken over (this process stalled past the
+lease), or that cannot reach the database until the lease has run out, stops
+that run. Whatever the run still tries to write is refused in any case: it
+runs inside ``Store.fenced``, so each of its write transactions commits only
+while the run still holds the job. The run that lost its job commits nothing.
+
+Stopping (SIGTERM, SIGINT): the dispatcher claims nothing more, logs what
+is still running, and lets it finish for up to a grace period, heartbeats
+going on. The runs still going then are cancelled and their jobs released
+(lease cleared) at once, so another worker takes them without waiting for
+the lease to run out.
+
+Jobs are claimed per pool (a class of kinds with its own number of slots,
+see ``services.jobs.JOB_CLASSES``): each claim takes only as many jobs of a
+pool's kinds as it has free slots, so the jobs of one pool never wait for
+the slots of another.
+
+A job may still run twice: after a crash between a handler's commit and the
+job's completion, or when a run is stopped after a side effect outside the
+database (a provider's send, a webhook's request). Handlers stay idempotent
+for that: sends carry an idempotency key, outcomes are guarded by the
+action's state machine, webhook repeats carry the same idempotency token.
 """
 
 from __future__ import annotations
@@ -11,21 +40,73 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
 
 import structlog
 
 from orchestrion.dispatch.retry import Backoff
 from orchestrion.domain import errors
+from orchestrion.domain.clock import Clock, WallClock
 from orchestrion.domain.models import Job
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
+from orchestrion.store.jobs import JobLease
+from orchestrion.store.store import Store
 
 log = structlog.get_logger("orchestrion.dispatch")
 
 
+_OUTAGE_MAX_WAIT_S = 5.0
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _first_of(*waits: Awaitable[object], within_s: float | None) -> None:
+    """Wait until one of ``waits`` ends (or ``within_s`` seconds pass), then cancel the others."""
+    futures = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(futures, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+class _Next(Enum):
+    COMPLETE = "complete"  # done: delete the job
+    RETRY = "retry"  # failed for now: run again after a backoff
+    GIVE_UP = "give_up"  # failed for good, recorded by the handler's give_up: dead-lettered
+    KEEP = "keep"  # the failure could not be recorded: leave the job to its lease
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    next: _Next
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Jobs of these kinds run in ``size`` slots of their own."""
+
+    name: str
+    kinds: frozenset[str]
+    size: int
+
+
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One running job: its lease as this worker last wrote it, on the lease clock."""
+
+    job: Job
+    lease: JobLease
+    pool: str
+    until_ms: int
+    finishing: bool = False  # the handler is done; its outcome is being recorded
 
 
 class Dispatcher:
@@ -36,109 +117,257 @@ class Dispatcher:
         *,
         worker_id: str | None = None,
         concurrency: int = 16,
+        pools: Sequence[Pool] | None = None,
         lease_ms: int = 30_000,
         poll_s: float = 0.5,
         backoff: Backoff | None = None,
+        lease_clock: Clock | None = None,
+        shutdown_grace_s: float = 20.0,
     ) -> None:
         self._ctx = ctx
         self._handlers = handlers
         self.worker_id = worker_id or default_worker_id()
-        self._concurrency = concurrency
+        # Without pools, one pool of every kind there is a handler for.
+        self._pools = list(pools) if pools is not None else [Pool("all", frozenset(handlers), concurrency)]
+        self._pool_of = {kind: pool for pool in self._pools for kind in pool.kinds}
+        if len(self._pool_of) != sum(len(pool.kinds) for pool in self._pools):
+            raise ValueError("a job kind belongs to one pool only")
+        unhandled = set(self._pool_of) - set(handlers)
+        if unhandled:
+            raise ValueError(f"no handler for the job kinds {sorted(unhandled)}")
         self._lease_ms = lease_ms
+        self._lease_clock = lease_clock or WallClock()
+        self._heartbeat_s = lease_ms / 3 / 1000
         self._poll_s = poll_s
+        self._grace_s = shutdown_grace_s
         self._backoff = backoff or Backoff()
-        self._slots = asyncio.Semaphore(concurrency)
-        self._running: set[asyncio.Task[None]] = set()
+        self._runs: dict[asyncio.Task[None], _Run] = {}
+        self._freed = asyncio.Event()  # a run ended: its pool has a free slot again
 
-    async def run(self, stop: asyncio.Event) -> None:
-        log.info("dispatcher_started", worker_id=self.worker_id, concurrency=self._concurrency)
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-            except errors.StoreUnavailable as error:
-                log.warning("dispatcher_store_unavailable", error=error.message)
-                claimed = 0
-            if claimed == 0:
-                await self._sleep(stop)
-            else:
-                # Store calls may complete without suspending (SQLite runs on
-                # the loop's thread): let the claimed jobs and requests run.
-                await asyncio.sleep(0)
+    async def run(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
+        """Claim and run jobs until ``stop``; then finish the running ones within the grace period.
+
+        ``hurry`` (a second signal) ends the grace period at once.
+        """
+        log.info("dispatcher_started", worker_id=self.worker_id, concurrency={p.name: p.size for p in self._pools})
+        beating = asyncio.create_task(self._beat())
+        outage: float | None = None  # how long to wait before trying again, while the store refuses claims
+        try:
+            while not stop.is_set():
+                try:
+                    claimed = await self.run_once()
+                except errors.StoreUnavailable as error:
+                    if outage is None:
+                        log.warning("dispatcher_store_unavailable", worker_id=self.worker_id, error=error.message)
+                    # Wait, rather than poll: reads may still work (a full disk) and show jobs due.
+                    outage = min(2 * outage, _OUTAGE_MAX_WAIT_S) if outage else self._poll_s
+                    await _first_of(stop.wait(), within_s=outage)
+                    continue
+                if outage is not None:
+                    log.info("dispatcher_store_available", worker_id=self.worker_id)
+                    outage = None
+                if claimed == 0:
+                    await self._sleep(stop)
+                else:
+                    # Store calls may complete without suspending (SQLite runs on
+                    # the loop's thread): let the claimed jobs and requests run.
+                    await asyncio.sleep(0)
+            abandoned = await self._wind_down(hurry or asyncio.Event())
+        finally:
+            beating.cancel()
+        log.info("dispatcher_stopped", worker_id=self.worker_id, abandoned=len(abandoned))
+
+    async def _wind_down(self, hurry: asyncio.Event) -> list[_Run]:
+        """Let the running jobs finish within the grace period; cancel and release the rest."""
+        if not self._runs:
+            return []
+        log.info(
+            "dispatcher_stopping",
+            worker_id=self.worker_id,
+            grace_s=self._grace_s,
+            running=[f"{run.job.kind}:{run.job.id}" for run in self._runs.values()],
+        )
+        # asyncio.wait, unlike gather, leaves the runs alone when it is cancelled.
+        await _first_of(asyncio.wait(set(self._runs)), hurry.wait(), within_s=self._grace_s)
+        left = dict(self._runs)
+        for task, run in left.items():
+            log.warning("job_abandoned", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts)
+            task.cancel()
         await self.drain()
-        log.info("dispatcher_stopped", worker_id=self.worker_id)
+        if left:
+            try:
+                async with self._ctx.store.write() as tx:
+                    for run in left.values():
+                        await tx.jobs.release(run.lease)
+            except errors.StoreUnavailable as error:
+                log.warning("jobs_not_released", count=len(left), error=error.message)  # their leases run out
+        return list(left.values())
 
     async def _sleep(self, stop: asyncio.Event) -> None:
+        """Until new work is committed, the next job of a pool with free slots is due, or a slot frees."""
         timeout = self._poll_s
-        try:
-            async with self._ctx.store.read() as tx:
-                due = await tx.jobs.next_due_ms()
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - self._ctx.clock.now_ms()) / 1000))
-        except errors.StoreUnavailable:
-            pass
+        kinds = frozenset().union(*(pool.kinds for pool, free in self._free_slots() if free > 0))
+        if kinds:
+            try:
+                async with self._ctx.store.read() as tx:
+                    due_in = await tx.jobs.next_due_in_ms(
+                        now_ms=self._ctx.clock.now_ms(), wall_ms=self._lease_clock.now_ms(), kinds=kinds
+                    )
+                if due_in is not None:
+                    timeout = min(timeout, due_in / 1000)
+            except errors.StoreUnavailable:
+                pass
         if timeout > 0:
-            await self._ctx.wakeup.wait(timeout)
+            await _first_of(self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait(), within_s=None)
+
+    def _free_slots(self) -> list[tuple[Pool, int]]:
+        busy = Counter(run.pool for run in self._runs.values())
+        return [(pool, pool.size - busy[pool.name]) for pool in self._pools]
 
     async def run_once(self) -> int:
-        """Claim as many jobs as there are free slots and start them; the number claimed."""
-        free = self._concurrency - len(self._running)
-        if free <= 0:
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            return 1
+        """Claim, for each pool, as many jobs of its kinds as it has free slots, and start them; how many."""
+        self._freed.clear()  # before counting: a run ending from here on wakes the next sleep
+        wanted = [(pool, free) for pool, free in self._free_slots() if free > 0]
+        if not wanted:
+            return 0
+        now, wall = self._ctx.clock.now_ms(), self._lease_clock.now_ms()
         async with self._ctx.store.write() as tx:
-            jobs = await tx.jobs.claim(
-                self.worker_id, now_ms=self._ctx.clock.now_ms(), lease_ms=self._lease_ms, limit=free
+            claimed = await tx.jobs.claim_pools(
+                self.worker_id,
+                now_ms=now,
+                wall_ms=wall,
+                lease_ms=self._lease_ms,
+                pools=[(pool.kinds, free) for pool, free in wanted],
             )
-        for job in jobs:
-            task = asyncio.create_task(self._execute(job))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-        return len(jobs)
+        for job in claimed:
+            pool = self._pool_of[job.kind]
+            run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=wall + self._lease_ms)
+            task = asyncio.create_task(self._execute(run))
+            self._runs[task] = run
+            task.add_done_callback(self._forget)
+        return len(claimed)
+
+    def running(self) -> list[Job]:
+        """The jobs this dispatcher is running now."""
+        return [run.job for run in self._runs.values()]
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._runs.pop(task, None)
+        self._freed.set()
 
     async def drain(self) -> None:
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        if self._runs:
+            await asyncio.gather(*self._runs, return_exceptions=True)
 
-    async def _execute(self, job: Job) -> None:
-        handler = self._handlers.get(job.kind)
-        if handler is None:
-            log.error("job_kind_unknown", kind=job.kind, job_id=job.id)
-            await self._finish(job)
+    # --- heartbeats
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Extend the lease of every running job; stop the runs that no longer hold theirs."""
+        runs = dict(self._runs)  # finishing runs too: they hold their job until their outcome is recorded
+        if not runs:
             return
+        now = self._lease_clock.now_ms()
+        until = now + self._lease_ms
+        try:
+            async with self._ctx.store.write() as tx:
+                held = await tx.jobs.extend([run.lease for run in runs.values()], lease_until_ms=until)
+        except errors.StoreUnavailable as error:
+            log.warning("job_heartbeat_failed", worker_id=self.worker_id, running=len(runs), error=error.message)
+            for task, run in runs.items():
+                if run.until_ms <= now:
+                    self._stop_run(task, run, "its lease ran out while the database could not be reached")
+            return
+        for task, run in runs.items():
+            if run.lease.job_id in held:
+                run.until_ms = until
+            else:
+                self._stop_run(task, run, "another worker took it after its lease ran out")
+
+    def _stop_run(self, task: asyncio.Task[None], run: _Run, reason: str) -> None:
+        if run.finishing or task.done():
+            return  # finished meanwhile: its outcome is fenced like any write
+        log.warning("job_lease_lost", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts, reason=reason)
+        task.cancel()
+
+    # --- one run
+
+    async def _execute(self, run: _Run) -> None:
+        job = run.job
+        try:
+            with Store.fenced(run.lease):
+                outcome = await self._attempt(self._handlers[job.kind], job)
+        except errors.LeaseLost as lost:
+            log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
+            return
+        run.finishing = True
+        pause = 0.05
+        while True:
+            try:
+                await self._record(run, outcome)
+                return
+            except errors.StoreUnavailable as error:
+                if self._lease_clock.now_ms() + pause * 1000 >= run.until_ms:
+                    # Nothing lost: the job is still in the outbox and runs again after its lease.
+                    log.warning("job_outcome_not_recorded", kind=job.kind, job_id=job.id, error=error.message)
+                    return
+            # The database is away for a moment: keep the job (heartbeats go on) and try again,
+            # rather than leave it to wait out its whole lease.
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _attempt(self, handler: Handler, job: Job) -> _Outcome:
+        """Run the job (or give it up) inside its fence; what to do with it next."""
         if job.attempts > job.max_attempts:
-            await self._give_up(handler, job, "gave up after repeated interruptions")
-            return
+            return await self._give_up(handler, job, "gave up after repeated interruptions")
         try:
             await handler.run(job)
-        except Exception as error:  # noqa: BLE001 - any failure of a job is retried or recorded, never fatal
-            await self._failed(handler, job, error)
-            return
-        await self._finish(job)
+        except errors.LeaseLost:
+            raise
+        except Exception as error:  # any failure of a job is retried or recorded, never fatal
+            reason = error.message if isinstance(error, errors.OrchestrionError) else f"{type(error).__name__}: {error}"
+            if not isinstance(error, errors.OrchestrionError):
+                log.exception("job_crashed", kind=job.kind, job_id=job.id, attempt=job.attempts)
+            permanent = isinstance(error, errors.ProviderError) and not error.transient
+            if permanent or job.attempts >= job.max_attempts:
+                return await self._give_up(handler, job, reason)
+            return _Outcome(_Next.RETRY, reason)
+        return _Outcome(_Next.COMPLETE)
 
-    async def _failed(self, handler: Handler, job: Job, error: Exception) -> None:
-        reason = error.message if isinstance(error, errors.OrchestrionError) else f"{type(error).__name__}: {error}"
-        permanent = isinstance(error, errors.ProviderError) and not error.transient
-        if not isinstance(error, errors.OrchestrionError):
-            log.exception("job_crashed", kind=job.kind, job_id=job.id, attempt=job.attempts)
-        if permanent or job.attempts >= job.max_attempts:
-            await self._give_up(handler, job, reason)
-            return
-        delay = self._backoff.delay_ms(job.attempts)
-        log.info(
-            "job_retry_scheduled", kind=job.kind, job_id=job.id, attempt=job.attempts, delay_ms=delay, error=reason
-        )
-        async with self._ctx.store.write() as tx:
-            await tx.jobs.retry(job.id, self.worker_id, run_at_ms=self._ctx.clock.now_ms() + delay, error=reason)
-
-    async def _give_up(self, handler: Handler, job: Job, reason: str) -> None:
+    async def _give_up(self, handler: Handler, job: Job, reason: str) -> _Outcome:
         log.warning("job_given_up", kind=job.kind, job_id=job.id, attempts=job.attempts, reason=reason)
         try:
             await handler.give_up(job, reason)
-        except Exception:
+        except errors.LeaseLost:
+            raise
+        except Exception:  # the job stays in the outbox and comes back after its lease
             log.exception("job_give_up_failed", kind=job.kind, job_id=job.id)
-            return  # the lease will expire and the job comes back
-        await self._finish(job)
+            return _Outcome(_Next.KEEP, reason)
+        return _Outcome(_Next.GIVE_UP, reason)
 
-    async def _finish(self, job: Job) -> None:
+    async def _record(self, run: _Run, outcome: _Outcome) -> None:
+        job = run.job
+        if outcome.next is _Next.KEEP:
+            return
+        if outcome.next is _Next.RETRY:
+            delay = self._backoff.delay_ms(job.attempts)
+            log.info(
+                "job_retry_scheduled",
+                kind=job.kind,
+                job_id=job.id,
+                attempt=job.attempts,
+                delay_ms=delay,
+                error=outcome.reason,
+            )
+            async with self._ctx.store.write() as tx:
+                await tx.jobs.retry(run.lease, retry_at_ms=self._lease_clock.now_ms() + delay, error=outcome.reason)
+            return
         async with self._ctx.store.write() as tx:
-            await tx.jobs.complete(job.id, self.worker_id)
+            if outcome.next is _Next.GIVE_UP:
+                await tx.jobs.bury(run.lease, error=outcome.reason, now_ms=self._ctx.clock.now_ms())
+            else:
+                await tx.jobs.complete(run.lease)

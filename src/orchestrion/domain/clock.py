@@ -17,8 +17,15 @@ class Clock(Protocol):
     def now_ms(self) -> int: ...
 
 
+class WallClock:
+    """Real wall-clock time, which the test clock never moves: leases and retry backoffs run on it."""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
 class SystemClock:
-    """Wall-clock time, plus an offset that the test clock may advance."""
+    """Wall-clock time, plus an offset that the test clock may advance: domain time."""
 
     def __init__(self) -> None:
         self.offset_ms = 0

@@ -65,6 +65,10 @@ class StoreUnavailable(OrchestrionError):
     """The database could not serve the request (wrapped driver error)."""
 
 
+class LeaseLost(OrchestrionError):
+    """A job's run no longer holds its job (its lease ran out and another worker took it): it must not write."""
+
+
 class ProviderError(OrchestrionError):
     """A downstream channel provider refused or failed a request.
 

@@ -2,7 +2,10 @@
 
 ``create_send_message`` validates and resolves the request, then writes the
 Action (PENDING) and its ``action.send`` outbox job in ONE transaction, so an
-accepted Action is never without the job that will finish it.
+accepted Action is never without the job that will finish it. With an
+Idempotency-Key (``create_send_message_once``) the answer is stored in that
+transaction too, so a client retrying after a lost answer gets the same
+Action, never a second one.
 
 ``SendHandler`` runs ``action.send``: it hands the message to the channel's
 provider (idempotent on the Action id) and stores ``related.messageSid``
@@ -16,6 +19,7 @@ ends COMPLETED or FAILED.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import structlog
 
@@ -40,9 +44,10 @@ from orchestrion.domain.sending import (
     pick_address,
     resolved_channel,
 )
-from orchestrion.services import events
+from orchestrion.services import events, idempotency
 from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
+from orchestrion.store.idempotency import StoredResponse
 from orchestrion.store.store import Tx
 
 log = structlog.get_logger("orchestrion.actions")
@@ -57,21 +62,59 @@ async def create_send_message(
     ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand
 ) -> Action:
     """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued."""
+    created = await _accept(ctx, account_sid, conversation_id, command, None)
+    assert isinstance(created, Action)
+    return created
+
+
+async def create_send_message_once(
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    request: idempotency.IdempotentRequest,
+    render: Callable[[Action], StoredResponse],
+) -> StoredResponse:
+    """Accept a SEND_MESSAGE sent with an Idempotency-Key: the answer, stored with the Action, or replayed.
+
+    The key is looked up before anything else, so a replay gets the first
+    answer even if the conversation has changed since (closed, deleted).
+    """
+    try:
+        answer = await _accept(ctx, account_sid, conversation_id, command, (request, render))
+    except idempotency.KeyTaken:
+        return await idempotency.winner(ctx, account_sid, request)
+    assert isinstance(answer, StoredResponse)
+    return answer
+
+
+_Remember = tuple[idempotency.IdempotentRequest, Callable[[Action], StoredResponse]]
+
+
+async def _accept(
+    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand, remember: _Remember | None
+) -> Action | StoredResponse:
     check_command(command)
     for attempt in range(1, _CREATE_TRIES + 1):
         try:
-            action = await _create(ctx, account_sid, conversation_id, command)
+            created = await _create(ctx, account_sid, conversation_id, command, remember)
         except Conflict:
             if attempt == _CREATE_TRIES:
                 raise
             continue
         ctx.wakeup.notify()
-        return action
+        return created
     raise AssertionError("unreachable")
 
 
-async def _create(ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand) -> Action:
+async def _create(
+    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand, remember: _Remember | None
+) -> Action | StoredResponse:
     async with ctx.store.write() as tx:
+        if remember is not None:
+            stored = await idempotency.stored_answer(ctx, tx, account_sid, remember[0])
+            if stored is not None:
+                return stored
         conversation = await load_conversation(tx, account_sid, conversation_id)
         check_open(conversation.status)
         request = await _resolve(ctx, tx, conversation, command)
@@ -91,7 +134,12 @@ async def _create(ctx: Context, account_sid: str, conversation_id: str, command:
         )
         await tx.actions.insert(action)
         await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now)
-    return action
+        if remember is None:
+            return action
+        once, render = remember
+        answer = render(action)
+        await idempotency.remember(ctx, tx, account_sid, once, answer)  # KeyTaken: rolls back
+    return answer
 
 
 async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: SendMessageCommand) -> SendRequest:

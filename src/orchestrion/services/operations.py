@@ -17,47 +17,28 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from orchestrion.domain import ids
-from orchestrion.domain.errors import IdempotencyMismatch, NotFound, OrchestrionError, StoreUnavailable
+from orchestrion.domain.errors import NotFound, OrchestrionError, StoreUnavailable
 from orchestrion.domain.lifecycle import operation_is_terminal
 from orchestrion.domain.models import Job, Json, Operation, OperationStatus
 from orchestrion.services import configurations
+from orchestrion.services import idempotency as idempotency_keys
 from orchestrion.services.context import Context
+from orchestrion.services.idempotency import IdempotentRequest
 from orchestrion.store.idempotency import StoredResponse
 from orchestrion.store.store import Tx
 
 log = structlog.get_logger("orchestrion.operations")
 
 JOB_KIND = "operation.run"
-IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 
 Precheck = Callable[[Tx], Awaitable[None]]
 Applier = Callable[[Context, Tx, Operation, Json], Awaitable[None]]
 Render = Callable[[Operation], StoredResponse]
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotentRequest:
-    key: str
-    fingerprint: str
-
-
-class _KeyTaken(Exception):
-    """A concurrent request stored a response for the same key first."""
-
-
-def _replay(stored: StoredResponse, request: IdempotentRequest) -> StoredResponse:
-    if stored.fingerprint != request.fingerprint:
-        raise IdempotencyMismatch(
-            f"Idempotency-Key {request.key} was already used in the last 24 hours for a different request "
-            "(method, path or body): send a new key for a new request"
-        )
-    return stored
 
 
 async def submit(
@@ -72,17 +53,11 @@ async def submit(
     idempotency: IdempotentRequest | None = None,
 ) -> StoredResponse:
     """Record the operation and its job; the response to send (a replay when the key was seen)."""
-    for _attempt in range(2):
-        try:
-            return await _submit_once(ctx, account_sid, kind, payload, related, render, precheck, idempotency)
-        except _KeyTaken:
-            assert idempotency is not None
-            async with ctx.store.read() as tx:
-                stored = await tx.idempotency.get(account_sid, idempotency.key, ctx.clock.now_ms())
-            if stored is not None:
-                return _replay(stored, idempotency)
-            # The winner's entry expired in between: try once more as a fresh request.
-    raise StoreUnavailable("Could not record the operation: its Idempotency-Key is contended; try again")
+    try:
+        return await _submit_once(ctx, account_sid, kind, payload, related, render, precheck, idempotency)
+    except idempotency_keys.KeyTaken:
+        assert idempotency is not None
+        return await idempotency_keys.winner(ctx, account_sid, idempotency)
 
 
 async def _submit_once(
@@ -97,10 +72,10 @@ async def _submit_once(
 ) -> StoredResponse:
     now = ctx.clock.now_ms()
     async with ctx.store.write() as tx:
-        if idempotency is not None:
-            stored = await tx.idempotency.get(account_sid, idempotency.key, now)
-            if stored is not None:
-                return _replay(stored, idempotency)
+        if idempotency is not None and (
+            stored := await idempotency_keys.stored_answer(ctx, tx, account_sid, idempotency)
+        ):
+            return stored
         if precheck is not None:
             await precheck(tx)
         op = Operation(
@@ -118,15 +93,7 @@ async def _submit_once(
         await tx.jobs.enqueue(JOB_KIND, {"operationId": op.id}, now_ms=now)
         response = render(op)
         if idempotency is not None:
-            stored_ok = await tx.idempotency.put(
-                account_sid,
-                idempotency.key,
-                dataclasses.replace(response, fingerprint=idempotency.fingerprint),
-                expires_ms=now + IDEMPOTENCY_TTL_MS,
-                now_ms=now,
-            )
-            if not stored_ok:
-                raise _KeyTaken  # rolls the operation back
+            await idempotency_keys.remember(ctx, tx, account_sid, idempotency, response)  # KeyTaken: rolls back
     ctx.wakeup.notify()
     log.info("operation_submitted", account_sid=account_sid, operation_id=op.id, kind=kind)
     return response

@@ -31,6 +31,8 @@ from orchestrion.webhooks.sender import Outbound
 log = structlog.get_logger("orchestrion.webhooks")
 
 DELIVER_JOB = "webhook.deliver"
+# In a job retried by an operator: how many attempts the delivery had before, so numbering goes on.
+ATTEMPTS_BEFORE = "attemptsBefore"
 _PURGE_EVERY = 64  # finished deliveries past retention are purged by one delivery in this many
 
 
@@ -41,6 +43,10 @@ async def check_callback_urls(ctx: Context, callbacks: Sequence[Mapping[str, Any
         reason = await ctx.webhooks.check_url(url)
         if reason is not None:
             raise InvalidInput(f"{where}[{index}].url {reason}")
+
+
+def _attempt_number(job: Job) -> int:
+    return job.attempts + int(job.payload.get(ATTEMPTS_BEFORE, 0))
 
 
 class DeliveryHandler:
@@ -70,7 +76,7 @@ class DeliveryHandler:
         )
         now = self._ctx.clock.now_ms()
         attempt = WebhookAttempt(
-            number=job.attempts,
+            number=_attempt_number(job),
             request_id=outcome.request_id,
             started_ms=started_ms,
             status_code=outcome.status_code,
@@ -82,7 +88,7 @@ class DeliveryHandler:
         fields = {
             "delivery_id": delivery.id,
             "event_type": str(delivery.event_type),
-            "attempt": job.attempts,
+            "attempt": attempt.number,
             "status_code": outcome.status_code,
             "latency_ms": outcome.latency_ms,
         }
@@ -102,13 +108,12 @@ class DeliveryHandler:
 
     async def give_up(self, job: Job, reason: str) -> None:
         delivery_id = str(job.payload.get("deliveryId", ""))
-        tries = "attempt" if job.attempts == 1 else "attempts"
+        number = _attempt_number(job)
+        tries = "attempt" if number == 1 else "attempts"
         async with self._ctx.store.write() as tx:
-            failed = await tx.webhooks.fail(
-                delivery_id, f"{reason} (after {job.attempts} {tries})", self._ctx.clock.now_ms()
-            )
+            failed = await tx.webhooks.fail(delivery_id, f"{reason} (after {number} {tries})", self._ctx.clock.now_ms())
         if failed:
-            log.info("webhook_failed", delivery_id=delivery_id, attempts=job.attempts, reason=reason)
+            log.info("webhook_failed", delivery_id=delivery_id, attempts=number, reason=reason)
 
     async def _purge(self, now_ms: int) -> None:
         async with self._ctx.store.write() as tx:

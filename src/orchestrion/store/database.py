@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -144,6 +147,17 @@ class _SyncConnection:
         return out
 
 
+# The connection is gone (server restarted or shut down, network cut): the database is unavailable.
+_ASYNCPG_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InternalClientError,  # a dropped connection can leave the protocol in this state
+    OSError,
+    TimeoutError,
+)
+
+
 class _AsyncConnection:
     """An ``SqlConnection`` over SQLAlchemy's asyncio connection (PostgreSQL)."""
 
@@ -175,7 +189,14 @@ class _AsyncConnection:
         raw = await self._conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+        try:
+            record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+        except _ASYNCPG_CONNECTION_LOST as error:
+            # asyncpg's own errors, unseen by SQLAlchemy: do what it does on a disconnect, drop this
+            # connection and the pooled ones (a restarted server dropped them all).
+            await self._conn.invalidate(error)
+            await self._conn.engine.dispose(close=False)
+            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
         if record is None:
             return None
         out = dict(record)
@@ -212,6 +233,26 @@ def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _end_failed(transaction: sa.RootTransaction, conn: Connection) -> None:
+    """Roll back a failed transaction (its work or its COMMIT failed, e.g. on a full disk).
+
+    The writer connection lives as long as the process: if it cannot be
+    brought back to no transaction at all, it is dropped, so the next write
+    opens a new one instead of finding this one stuck in a transaction.
+    """
+    try:
+        transaction.rollback()  # also detaches a transaction whose COMMIT failed
+        # A failed COMMIT leaves SQLite's own transaction open while SQLAlchemy considers it over.
+        raw = conn.connection.dbapi_connection
+        if raw is not None and raw.in_transaction:
+            raw.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the connection is unusable: replaced below
+        conn.invalidate()
+        return
+    if conn.in_transaction():
+        conn.invalidate()
 
 
 def _is_locked(error: exc.OperationalError) -> bool:
@@ -260,10 +301,10 @@ class Database:
                 transaction = await self._sqlite_begin(sync_conn)
                 try:
                     yield _SyncConnection(sync_conn)
+                    transaction.commit()
                 except BaseException:
-                    transaction.rollback()
+                    _end_failed(transaction, sync_conn)
                     raise
-                transaction.commit()
 
     def _sqlite_write_connection(self) -> Connection:
         if self._write_conn is None or self._write_conn.closed or self._write_conn.invalidated:
@@ -310,6 +351,19 @@ class Database:
                 engine.dispose()
 
 
+DISK_FULL = "The database is out of disk space: writes are refused until space is freed; reads still work"
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), or the system's ENOSPC."""
+    cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    if getattr(cause, "sqlstate", None) == "53100":
+        return True
+    return isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
     """Wrap driver errors that escape the repositories into StoreUnavailable."""
@@ -318,6 +372,8 @@ def translate_errors() -> Iterator[None]:
     except OrchestrionError:
         raise
     except (exc.OperationalError, exc.InterfaceError, OSError, ConnectionError) as error:
+        if _out_of_space(error):
+            raise StoreUnavailable(DISK_FULL) from error
         raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
     except exc.DBAPIError as error:
         raise StoreUnavailable(f"database error: {type(error).__name__}") from error

@@ -3,11 +3,18 @@
 Redis rather than PostgreSQL: a limit check happens on every request,
 including the polled action-status GET, and must not cost a database write.
 Each check is one round trip running a Lua script (atomic). If Redis cannot
-be reached, requests are allowed (fail open) and a warning is logged: a
-limiter outage must not take the API down.
+be reached, requests are allowed (fail open): a limiter outage must not take
+the API down. The outage is logged once (``ratelimit_backend_unavailable``,
+a warning) and its end once (``ratelimit_backend_restored``); while it lasts,
+Redis is tried again at most every ``retry_s``, so requests do not each wait
+for a connection attempt. Back in service, the limits are shared again.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -47,44 +54,63 @@ STALE_MS = 120_000
 
 
 class RedisLimiter:
-    def __init__(self, url: str, *, timeout_s: float = 0.5, prefix: str = "orchestrion:rl:") -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = 0.5, retry_s: float = 1.0, prefix: str = "orchestrion:rl:"
+    ) -> None:
         import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        # One immediate reconnect, for a pooled connection that went stale (Redis restarted); no
+        # more: redis-py's default (10 retries, backing off up to 1 s) would hold every request
+        # for seconds while Redis is down, when failing open must be quick.
+        self._redis = redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1)
+        )
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT)
         self._enter = self._redis.register_script(_ENTER)
+        self._retry_s = retry_s
+        self._down_since: float | None = None  # monotonic time of the failure that started an outage
+        self._next_try = 0.0
 
     def __repr__(self) -> str:
         return "RedisLimiter(<url redacted>)"
 
     async def hit(self, key: str, rate: float, burst: int) -> Decision:
-        from redis.exceptions import RedisError
-
-        try:
-            wait_ms = int(await self._hit(keys=[self._prefix + key], args=[1000 / rate, burst]))
-        except (RedisError, OSError) as error:
-            log.warning("ratelimit_backend_unavailable", error=type(error).__name__)
-            return Decision(True)
-        return Decision(wait_ms == 0, wait_ms)
+        wait_ms = await self._call(lambda: self._hit(keys=[self._prefix + key], args=[1000 / rate, burst]))
+        return Decision(True) if wait_ms is None else Decision(int(wait_ms) == 0, int(wait_ms))
 
     async def enter(self, key: str, token: str, limit: int) -> tuple[bool, int]:
-        from redis.exceptions import RedisError
-
-        try:
-            count = int(await self._enter(keys=[self._prefix + key], args=[token, limit, STALE_MS]))
-        except (RedisError, OSError) as error:
-            log.warning("ratelimit_backend_unavailable", error=type(error).__name__)
-            return True, 0
-        return count > 0, abs(count)
+        count = await self._call(lambda: self._enter(keys=[self._prefix + key], args=[token, limit, STALE_MS]))
+        return (True, 0) if count is None else (int(count) > 0, abs(int(count)))
 
     async def leave(self, key: str, token: str) -> None:
+        await self._call(lambda: self._redis.zrem(self._prefix + key, token))
+
+    async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any | None:
+        """The command's answer; None when Redis cannot be reached (fail open)."""
         from redis.exceptions import RedisError
 
+        now = time.monotonic()
+        if self._down_since is not None and now < self._next_try:
+            return None  # not sent: Redis was unreachable a moment ago
         try:
-            await self._redis.zrem(self._prefix + key, token)
+            answer = await command()
         except (RedisError, OSError) as error:
-            log.warning("ratelimit_backend_unavailable", error=type(error).__name__)
+            if self._down_since is None:
+                self._down_since = now
+                log.warning(
+                    "ratelimit_backend_unavailable",
+                    error=type(error).__name__,
+                    consequence="requests are not rate-limited until Redis is back",
+                )
+            self._next_try = now + self._retry_s
+            return None
+        if self._down_since is not None:
+            log.info("ratelimit_backend_restored", unavailable_s=round(now - self._down_since, 1))
+            self._down_since = None
+        return answer
 
     async def close(self) -> None:
         await self._redis.aclose()

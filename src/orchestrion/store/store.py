@@ -3,14 +3,25 @@
 ``async with store.write() as tx`` is one transaction; ``async with
 store.read() as tx`` one autocommit connection. Both expose the same
 repositories, named after the resources.
+
+Inside ``Store.fenced(lease)`` (the dispatcher wraps each job's run in it),
+every write transaction first checks, with the job's row locked, that the
+run still holds its job, and raises ``LeaseLost`` (rolling back) if not. So
+a run that stalled past its lease while another worker took the job over
+commits nothing, whichever service or channel port does the writing. The
+check lives in a context variable because the writes happen deep in the
+services a handler calls; each asyncio task has its own context, so it
+applies to that one run only.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from functools import cached_property
 
+from orchestrion.domain.errors import LeaseLost
 from orchestrion.store.accounts import AccountRepo
 from orchestrion.store.actions import ActionRepo
 from orchestrion.store.communications import CommunicationRepo
@@ -20,7 +31,7 @@ from orchestrion.store.database import Database, SqlConnection
 from orchestrion.store.grouping import GroupingRepo
 from orchestrion.store.idempotency import IdempotencyRepo
 from orchestrion.store.ingestion import IngestionRepo
-from orchestrion.store.jobs import JobRepo
+from orchestrion.store.jobs import JobLease, JobRepo
 from orchestrion.store.lifecycle import ClockRepo, LifecycleRepo
 from orchestrion.store.memories import MemoryRepo
 from orchestrion.store.operations import OperationRepo
@@ -117,16 +128,33 @@ class Tx:
         return StudioRepo(self.conn)
 
 
+_FENCE: ContextVar[JobLease | None] = ContextVar("orchestrion_job_fence", default=None)
+
+
 class Store:
     def __init__(self, database: Database, box: SecretBox) -> None:
         self.database = database
         self.backend = database.backend
         self._box = box
 
+    @staticmethod
+    @contextlib.contextmanager
+    def fenced(lease: JobLease) -> Iterator[None]:
+        """Make every write transaction of this task conditional on ``lease`` (see the module docstring)."""
+        token = _FENCE.set(lease)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
+
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         async with self.database.begin() as conn:
-            yield Tx(conn, self.backend, self._box)
+            tx = Tx(conn, self.backend, self._box)
+            lease = _FENCE.get()
+            if lease is not None and not await tx.jobs.hold(lease):
+                raise LeaseLost(f"job {lease.job_id} (attempt {lease.attempt}) is no longer held by {lease.worker_id}")
+            yield tx
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

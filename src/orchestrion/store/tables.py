@@ -179,6 +179,26 @@ jobs = sa.Table(
     sa.Index(None, "ordering_key", "id"),
 )
 
+# Jobs that gave up (their failure recorded by their handler), kept with their last error for
+# operators (``orchestrion jobs list --dead``) until ``orchestrion jobs retry`` puts one back in
+# the outbox, or for a week. A dead letter has an id of its own: SQLite gives a new job the id of
+# a deleted one, so the id a job had in the outbox (``job_id``) may come back.
+dead_jobs = sa.Table(
+    "dead_jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("ordering_key", sa.String(128), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("dead_ms", MS, nullable=False),
+    sa.Index(None, "dead_ms"),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,

@@ -132,6 +132,15 @@ class WebhookRepo:
         )
         return bool(result.rowcount)
 
+    async def reopen(self, delivery_id: str, now_ms: int) -> WebhookDelivery | None:
+        """Make a FAILED delivery PENDING again (an operator retries it); None if it is not FAILED (or gone)."""
+        result = await self._conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == str(DeliveryStatus.FAILED))
+            .values(status=str(DeliveryStatus.PENDING), failure_reason=None, updated_ms=now_ms, completed_ms=None)
+        )
+        return await self.get(delivery_id) if result.rowcount else None
+
     async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:
         out: dict[str, list[WebhookAttempt]] = {d: [] for d in delivery_ids}
         if not delivery_ids:

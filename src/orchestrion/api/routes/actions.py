@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from orchestrion.api import idempotency
 from orchestrion.api.context import authenticate, state
 from orchestrion.api.jsonio import JSONResponse, describe, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.schemas.actions import ActionEnvelope, SendMessageBody
 from orchestrion.domain.errors import InvalidInput
+from orchestrion.domain.models import Action
 from orchestrion.domain.sending import ACTION_TYPE
 from orchestrion.services import actions
+from orchestrion.services.idempotency import IdempotentRequest
+from orchestrion.store.idempotency import StoredResponse
 from orchestrion.wire.actions import action
 
 LIST = "/v2/Conversations/{ConversationId}/Actions"
@@ -37,9 +42,19 @@ async def create(request: Request) -> Response:
         raise InvalidInput(describe(error)) from error
     command = body.to_command()
     conversation_id = request.path_params["ConversationId"]
+    key = idempotency.key_from(request)
     await api.limits.conversation_action(conversation_id)
-    created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command)
-    return JSONResponse(action(created), status_code=202)
+    if key is None:
+        created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command)
+        return JSONResponse(action(created), status_code=202)
+    compared = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+    once = IdempotentRequest(key, idempotency.fingerprint(request.method, request.url.path, compared))
+
+    def render(created: Action) -> StoredResponse:
+        return StoredResponse(fingerprint="", status_code=202, headers={}, body=orjson.dumps(action(created)))
+
+    answer = await actions.create_send_message_once(api.ctx, account_sid, conversation_id, command, once, render)
+    return idempotency.to_response(answer)
 
 
 @documented("FetchConversationAction", "Fetch an action's status")

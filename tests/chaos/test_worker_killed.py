@@ -1,11 +1,11 @@
 """Scale-out on PostgreSQL: 2 API processes + 2 worker processes behave as one service,
-and a worker killed with SIGKILL halfway loses nothing."""
+and a worker killed with SIGKILL halfway through 2,000 Actions loses nothing and sends nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -98,7 +98,9 @@ async def _counts(url: str) -> dict[str, int]:
         await database.dispose()
 
 
-def test_two_api_and_two_worker_processes_complete_every_action_once_despite_a_killed_worker(pg_url: str) -> None:
+def test_two_api_and_two_worker_processes_complete_every_action_once_despite_a_killed_worker(
+    pg_url: str, figures: Callable[[str], None]
+) -> None:
     processes = Processes(pg_url)
     try:
         url = processes.serve("--workers", "2", "--no-worker")
@@ -121,6 +123,11 @@ def test_two_api_and_two_worker_processes_complete_every_action_once_despite_a_k
     finally:
         processes.stop_all()
 
+    figures(
+        f"accepted={ACTIONS} completed={counts['completed']} failed={counts['failed']}"
+        f" lost={ACTIONS - counts['completed'] - counts['failed']}"
+        f" duplicated={counts['communications'] - counts['completed'] + counts['sends'] - ACTIONS}"
+    )
     assert counts["completed"] + counts["failed"] == ACTIONS
     assert counts["failed"] == 0
     assert counts["communications"] == counts["completed"]

@@ -1,0 +1,77 @@
+"""The database adapter: a connection that PostgreSQL dropped is a StoreUnavailable, and the pool recovers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from orchestrion.domain.errors import StoreUnavailable
+from orchestrion.store.database import Database
+from orchestrion.store.secrets import SecretBox
+from orchestrion.store.store import Store
+from tests.conftest import POSTGRES_ADMIN_URL, SECRET_KEY, postgres_database
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    from orchestrion.store.migrate import upgrade
+
+    for url in postgres_database():
+        upgrade(url)
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def pg_store(pg_url: str) -> AsyncIterator[tuple[Store, str]]:
+    store = Store(Database(pg_url), SecretBox(SECRET_KEY))
+    yield store, pg_url.rsplit("/", 1)[1]
+    await store.close()
+
+
+async def _drop_connections(database: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
+
+
+async def test_the_polled_action_read_on_a_dropped_connection_is_unavailable_then_recovers(
+    pg_store: tuple[Store, str],
+) -> None:
+    store, database = pg_store
+    async with store.read() as tx:  # a pooled connection, which the server then drops
+        assert await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
+    await _drop_connections(database)
+
+    with pytest.raises(StoreUnavailable):
+        async with store.read() as tx:
+            await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x")
+    async with store.read() as tx:
+        assert await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
+
+
+async def test_a_failed_commit_on_sqlite_leaves_the_writer_ready_for_the_next_transaction(sqlite_url: str) -> None:
+    store = Store(Database(sqlite_url), SecretBox(SECRET_KEY))
+    try:
+        with pytest.raises(StoreUnavailable):
+            async with store.write() as tx:  # checked only at COMMIT, which fails (as on a full disk)
+                await tx.conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+                await tx.conn.exec_driver_sql(
+                    "INSERT INTO api_keys (sid, account_sid, secret_hash, created_ms) VALUES ('SK', 'AC', x'00', 0)"
+                )
+        async with store.write() as tx:
+            await tx.jobs.enqueue("k", {}, now_ms=1)
+        async with store.read() as tx:
+            assert await tx.jobs.count("k") == 1
+    finally:
+        await store.close()
