@@ -1,7 +1,7 @@
 """Dead-lettered jobs: jobs that gave up are kept, with their last error, for operators.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_dead_jobs
+Revises: 0002_memory_studio
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003_dead_jobs"
+down_revision = "0002_memory_studio"
 branch_labels = None
 depends_on = None
 
