@@ -35,6 +35,7 @@ from orchestrion.wire.participants import participant as participant_json
 from tests.builders import new_configuration
 from tests.integration.dispatch_support import ManualClock, run_until_idle
 from tests.send_cases import AGENT, CUSTOMER, sms
+from tests.sqltrace import Tracer
 
 START_MS = 1_900_000_000_000
 STEP_MS = 10
@@ -85,6 +86,7 @@ class World:
     ctx: Context
     clock: ManualClock
     account_sid: str
+    sql: Tracer  # what the store sends, when a test opens a window on it
 
     # --- Arranging
 

@@ -298,6 +298,12 @@ class Database:
                 self._read_conn = self._sqlite_reader.connect().execution_options(isolation_level="AUTOCOMMIT")
             yield _SyncConnection(self._read_conn)
 
+    def engines(self) -> list[sa.Engine]:
+        """The SQLAlchemy engines behind this database, for instrumentation (statement counts, tracing)."""
+        if self._pg is not None:
+            return [self._pg.sync_engine]
+        return [e for e in (self._sqlite_writer, self._sqlite_reader) if e is not None]
+
     async def dispose(self) -> None:
         if self._pg is not None:
             await self._pg.dispose()
