@@ -71,7 +71,6 @@ class Settings:
     worker_concurrency: int = 16
     job_lease_ms: int = 30_000
     max_body_bytes: int = 1024 * 1024
-    db_pool_size: int = 5
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_rps: float = 0.0
     rate_limit_burst: int = 0
@@ -88,6 +87,10 @@ class Settings:
     test_clock_allow_postgres: bool = False
     # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
     public_url: str | None = None
+    # PostgreSQL connections per process, never more (store.pool): 0 derives the pool from what the
+    # process runs, db_api_connections for its API plus one per dispatcher slot.
+    db_pool_size: int = 0
+    db_api_connections: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,7 +118,6 @@ class Settings:
             run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),
             worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
             job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
-            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 5, 1),
             redis_url=env.get("ORCHESTRION_REDIS_URL") or None,
             rate_limit_rps=_float(env, "ORCHESTRION_RATE_LIMIT_RPS", 0.0),
             rate_limit_burst=_int(env, "ORCHESTRION_RATE_LIMIT_BURST", 0),
@@ -129,6 +131,8 @@ class Settings:
             test_clock=_bool(env, "ORCHESTRION_TEST_CLOCK", False),
             test_clock_allow_postgres=_bool(env, "ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES", False),
             public_url=(env.get("ORCHESTRION_PUBLIC_URL") or "").rstrip("/") or None,
+            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 0),
+            db_api_connections=_int(env, "ORCHESTRION_DB_API_CONNECTIONS", 10, 1),
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:
