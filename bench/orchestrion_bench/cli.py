@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from orchestrion_bench import REPO_ROOT
+from orchestrion_bench import REPO_ROOT, profile
 from orchestrion_bench.phases import PHASES, bench_target, log
 from orchestrion_bench.processes import ProcessRegistry
 from orchestrion_bench.report import goals_table, markdown_table, notes
@@ -145,10 +145,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="the OpenAPI document Prism mocks (prism target)"
     )
     ap.add_argument("--limit-pg-pool", type=int, default=16, help="connections of the asyncpg limit apps' pool")
+    ap.add_argument("--profile", type=Path, help="py-spy every target during POST, GET and inbound; files go here")
+    ap.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
     ap.add_argument(
         "--rounds", type=int, default=1, help="run all targets this many times, interleaved; report medians"
     )
     args = ap.parse_args(argv)
+    if args.profile is not None:
+        if (missing := profile.available()) is not None:
+            ap.error(f"--profile: {missing}")
+        args.profile.mkdir(parents=True, exist_ok=True)
     try:
         names = resolve(args.targets)
     except KeyError as unknown:

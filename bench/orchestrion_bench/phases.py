@@ -28,6 +28,7 @@ from orchestrion_bench.cpu import CpuMeter
 from orchestrion_bench.feeds import INBOUND_TO, ActionFeed, InboundFeed
 from orchestrion_bench.load import PhaseStats, closed_loop, gather_bounded
 from orchestrion_bench.processes import log_tail
+from orchestrion_bench.profile import profiled
 from orchestrion_bench.running import RunContext, Running, Skipped, TargetSpec, stop_running, wait_ready
 
 PHASES = ("post", "get", "e2e", "inbound")
@@ -147,7 +148,8 @@ async def _post_get_phases(
 
             await closed_loop(p.clients, args.warmup_s, next_warm, on_created, meter, 10)
         post_start = time.perf_counter()
-        post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, meter, args.grace_s)
+        async with profiled(ctx, running, "post"):
+            post = await closed_loop(p.clients, args.duration_s, feed.next, on_created, meter, args.grace_s)
     finally:
         await p.aclose()
     result["post"] = post.report()
@@ -180,7 +182,8 @@ async def _post_get_phases(
         try:
             if args.warmup_s > 0:
                 await closed_loop(p.clients, args.warmup_s, next_get, None, meter, 10)
-            get = await closed_loop(p.clients, args.duration_s, next_get, None, meter, args.grace_s)
+            async with profiled(ctx, running, "get"):
+                get = await closed_loop(p.clients, args.duration_s, next_get, None, meter, args.grace_s)
         finally:
             await p.aclose()
         result["get"] = get.report()
@@ -246,7 +249,8 @@ async def _inbound_phase(
                 return feed.next() if not running.stores_actions or feed.used < warm_cap else None
 
             await closed_loop(p.clients, args.warmup_s, next_warm, feed.on_ok, meter, 10)
-        inbound = await closed_loop(p.clients, args.duration_s, feed.next, feed.on_ok, meter, args.grace_s)
+        async with profiled(ctx, running, "inbound"):
+            inbound = await closed_loop(p.clients, args.duration_s, feed.next, feed.on_ok, meter, args.grace_s)
     finally:
         await p.aclose()
     result["inbound"] = {**inbound.report(), "accepted": feed.accepted if running.stores_actions else None}
