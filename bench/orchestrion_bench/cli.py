@@ -145,6 +145,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="the OpenAPI document Prism mocks (prism target)"
     )
     ap.add_argument("--limit-pg-pool", type=int, default=16, help="connections of the asyncpg limit apps' pool")
+    ap.add_argument(
+        "--compare-bin", type=Path, help="another checkout's orchestrion executable (sqlite-compare, postgres-compare)"
+    )
     ap.add_argument("--profile", type=Path, help="py-spy every target during POST, GET and inbound; files go here")
     ap.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
     ap.add_argument(

@@ -11,7 +11,7 @@ from orchestrion_bench import HOST, REPO_ROOT
 from orchestrion_bench.client import basic_auth
 from orchestrion_bench.pgdb import with_database
 from orchestrion_bench.processes import free_port
-from orchestrion_bench.running import RunContext, Running, wait_ready
+from orchestrion_bench.running import RunContext, Running, Skipped, wait_ready
 
 
 def child_env(ctx: RunContext) -> dict[str, str]:
@@ -47,10 +47,17 @@ async def _start_orchestrion(
     serve_flags: Sequence[str] = (),
     worker_processes: int = 0,
     env_extra: Mapping[str, str] | None = None,
+    compare: bool = False,
 ) -> Running:
     port = free_port()
     env = {**child_env(ctx), **(env_extra or {})}
     base = orchestrion_argv(ctx)
+    if compare:
+        # Another build of Orchestrion (say, main's) to set beside this one in the same run.
+        if ctx.args.compare_bin is None:
+            raise Skipped("give --compare-bin PATH (the orchestrion executable of another checkout)")
+        base = [str(ctx.args.compare_bin)]
+        env.pop("PYTHONPATH", None)
     serve_log = ctx.workdir / f"{label}-serve.log"
     procs = [
         ctx.procs.spawn(
@@ -85,22 +92,27 @@ def _sqlite_url(ctx: RunContext, label: str) -> str:
 
 
 def pg_target(
-    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0, env: Mapping[str, str] | None = None
+    label: str,
+    serve_flags: Sequence[str] = (),
+    worker_processes: int = 0,
+    env: Mapping[str, str] | None = None,
+    compare: bool = False,
 ) -> Callable[[RunContext], Awaitable[Running]]:
-    """``env``: settings of this target only (e.g. ``ORCHESTRION_DB_POOL_SIZE``)."""
+    """``env``: settings of this target only (e.g. ``ORCHESTRION_DB_POOL_SIZE``); ``compare``: ``--compare-bin``."""
 
     async def start(ctx: RunContext) -> Running:
         return await with_database(
-            ctx, lambda url: _start_orchestrion(ctx, label, url, serve_flags, worker_processes, env)
+            ctx, lambda url: _start_orchestrion(ctx, label, url, serve_flags, worker_processes, env, compare)
         )
 
     return start
 
 
 def sqlite_target(
-    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0
+    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0, compare: bool = False
 ) -> Callable[[RunContext], Awaitable[Running]]:
     async def start(ctx: RunContext) -> Running:
-        return await _start_orchestrion(ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes)
+        url = _sqlite_url(ctx, label)
+        return await _start_orchestrion(ctx, label, url, serve_flags, worker_processes, compare=compare)
 
     return start

@@ -6,10 +6,11 @@ GET and inbound phases, and writes one collapsed-stack file per target and
 phase (``DIR/<target>-<phase>.txt``, flamegraph.pl input). Sampling costs the
 target some CPU: read the throughput of a profiled run as disturbed.
 
-``python -m orchestrion_bench.profile FILE...`` prints, for each file, the
-share of samples that spend time in each group of ``GROUPS`` (inclusive: a
-sample counts for every group one of its frames matches) and the top frames
-by self time. A Python target idle in the event loop shows up as ``idle``.
+``python -m orchestrion_bench.profile FILE...`` prints, for each file, where
+the samples' time goes (each sample in one group of ``LAYERS``: the group of
+its frame nearest the leaf that has one; the event loop waiting for work is
+``idle``), the share of samples passing through a few parts of Orchestrion
+(``THROUGH``), and the top frames by self time.
 """
 
 from __future__ import annotations
@@ -27,25 +28,33 @@ from pathlib import Path
 
 from orchestrion_bench.running import RunContext, Running
 
-# (label, substrings of a frame "function (file:line)"): what the summary reports a share for.
-GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("idle (event loop waiting)", ("select (selectors.py", "run_forever (uvloop", "poll (selectors.py")),
-    ("HTTP server (uvicorn, httptools)", ("uvicorn/protocols",)),
-    ("Starlette routing and middleware", ("starlette/routing.py", "starlette/middleware", "starlette/_exception")),
-    ("Orchestrion gate (auth, rate limits)", ("orchestrion/api/gate.py",)),
-    ("request bodies (pydantic)", ("pydantic", "api/jsonio.py")),
-    ("SQLAlchemy statement execution", ("sqlalchemy/engine/",)),
-    ("SQLAlchemy compile/cache", ("sqlalchemy/sql/compiler.py", "sqlalchemy/sql/cache_key.py")),
-    ("greenlet bridge (asyncio <-> SQLAlchemy)", ("greenlet_spawn", "await_only")),
-    ("asyncpg driver", ("asyncpg/",)),
-    ("sqlite3 driver", ("sqlite3", "_SyncConnection")),
-    ("connect / SSL handshake", ("_create_ssl_connection", "asyncpg/connect_utils.py", "pool/impl.py:_do_get")),
-    ("commit", ("do_commit", "_commit_impl", "commit (")),
-    ("dispatcher (claim, run, finish)", ("orchestrion/dispatch/worker.py",)),
-    ("sandbox send and outcomes", ("services/sandbox.py", "services/outcomes.py", "channels/sandbox.py")),
-    ("status callbacks (events)", ("services/events.py",)),
-    ("structlog logging", ("structlog",)),
-    ("JSON (orjson) and wire rendering", ("orjson", "orchestrion/wire/", "api/wire")),
+# Where each sample's time goes, exclusively: the frame nearest the leaf that matches one of these
+# (substrings of "function (file:line)") names its group; the first group that matches a frame wins.
+# A sample whose leaf is the event loop's own run frame is the process waiting for work.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("commit (COMMIT and what it writes)", ("do_commit", "_commit_impl", ".commit (")),
+    ("connecting (handshake, SSL)", ("_create_ssl_connection", "asyncpg/connect_utils.py", "__connect (sqlalchemy")),
+    ("driver: cursor.execute, raw fetch_row", ("do_execute (sqlalchemy", "fetch_row (orchestrion/store/database.py")),
+    ("driver: asyncpg", ("asyncpg/",)),
+    ("greenlet bridge (asyncio <-> SQLAlchemy)", ("greenlet_spawn", "await_only", "greenlet")),
+    ("SQLAlchemy (statement setup, results, pool)", ("sqlalchemy/",)),
+    ("request bodies (pydantic)", ("pydantic",)),
+    ("JSON (orjson) and wire rendering", ("orjson", "orchestrion/wire/", "api/jsonio.py")),
+    ("logging (structlog)", ("structlog",)),
+    ("HTTP server (uvicorn, httptools)", ("uvicorn/",)),
+    ("Starlette (routing, middleware)", ("starlette/",)),
+    ("Orchestrion API layer (gate, routes)", ("orchestrion/api/",)),
+    ("Orchestrion services, dispatcher, store (Python)", ("orchestrion/",)),
+    ("asyncio machinery", ("asyncio/", "uvloop")),
+]
+IDLE = ("Runner.run (asyncio/runners.py", "run_until_complete")
+# Inclusive shares: a sample counts for each of these its stack passes through.
+THROUGH: list[tuple[str, tuple[str, ...]]] = [
+    ("the route handlers (all a request does past the HTTP edge)", ("orchestrion/api/routes/",)),
+    ("the in-process dispatcher (claim, jobs, finish)", ("orchestrion/dispatch/worker.py",)),
+    ("the sandbox send and its outcome", ("services/sandbox.py", "services/outcomes.py", "channels/sandbox.py")),
+    ("status-callback events", ("services/events.py",)),
+    ("store writes (store.write())", ("Database.begin (orchestrion/store/database.py",)),
 ]
 
 
@@ -91,24 +100,43 @@ def _wait(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _samples(path: Path) -> list[tuple[list[str], int]]:
+    """(frames root first, count) per stack; the ``process N:...`` frame of --subprocesses left out."""
     out = []
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            out.append((stack.split(";"), int(count)))
+            frames = stack.split(";")
+            out.append(([f for f in frames if not f.startswith("process ")], int(count)))
     return out
+
+
+def _layer(frames: list[str]) -> str:
+    if not frames:
+        return "no Python frame (native code: GC, extensions)"
+    if any(s in frames[-1] for s in IDLE):
+        return "idle (waiting in the event loop)"
+    for frame in reversed(frames):
+        for label, needles in LAYERS:
+            if any(s in frame for s in needles):
+                return label
+    return "other"
 
 
 def summarize(path: Path, top: int = 15) -> str:
     samples = _samples(path)
     total = sum(n for _, n in samples) or 1
-    lines = [f"{path.name}: {total} samples"]
-    for label, needles in GROUPS:
+    lines = [f"{path.name}: {total} samples", "  where the time goes (each sample counted once):"]
+    layers: Counter[str] = Counter()
+    for frames, n in samples:
+        layers[_layer(frames)] += n
+    lines += [f"  {100 * n / total:5.1f} %  {label}" for label, n in layers.most_common()]
+    lines.append("  passing through (a sample counts for each):")
+    for label, needles in THROUGH:
         hit = sum(n for frames, n in samples if any(any(s in f for s in needles) for f in frames))
         lines.append(f"  {100 * hit / total:5.1f} %  {label}")
     own: Counter[str] = Counter()
     for frames, n in samples:
-        own[frames[-1]] += n
+        own[frames[-1] if frames else "(no Python frame)"] += n
     lines.append("  top frames by self time:")
     lines += [f"  {100 * n / total:5.1f} %  {frame[:140]}" for frame, n in own.most_common(top)]
     return "\n".join(lines)

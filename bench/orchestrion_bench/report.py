@@ -157,8 +157,8 @@ def goals_table(results: list[dict[str, Any]]) -> str:
                 lines.append(f"| {r['target']} | {goal.label} | n/a | {wanted:g}x | {why} |")
                 continue
             x = ratio(goal.metric, r, reference)
-            verdict = "" if x is None else ("pass" if x >= wanted else "miss")
-            shown = "-" if x is None else f"{x:.3f}x {name}"
+            verdict = "phase not run" if x is None else ("pass" if x >= wanted else "miss")
+            shown = "n/a" if x is None else f"{x:.3f}x {name}"
             lines.append(f"| {r['target']} | {goal.label} | {shown} | {wanted:g}x | {verdict} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
