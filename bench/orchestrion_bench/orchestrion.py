@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -88,7 +89,8 @@ async def _start_orchestrion(
 
 
 def _sqlite_url(ctx: RunContext, label: str) -> str:
-    return f"sqlite:///{ctx.workdir / (label + '.db')}"
+    """A new database file each time the target starts: every round begins empty."""
+    return f"sqlite:///{ctx.workdir / f'{label}-{secrets.token_hex(4)}.db'}"
 
 
 def pg_target(
