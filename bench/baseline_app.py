@@ -1,4 +1,4 @@
-"""Bare ASGI app used as the performance floor for bench_actions.py.
+"""Bare ASGI app used as the performance floor of the bench.
 
 No framework, no routing, no auth, no storage: any GET answers 200 with a
 fixed action body in COMPLETED state, any other method drains the request body
@@ -9,82 +9,24 @@ comparable with Orchestrion's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from bare_asgi import ACTION_ID, CONVERSATION_ID, Receive, Scope, Send, action_body, asgi_app, read_body, start_message
 
-import orjson
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
-def _action(status: str, related: dict[str, str], completed: str | None) -> bytes:
-    body: dict[str, Any] = {
-        "id": "conv_action_01jq7z8k9m0n1p2q3r4s5t6v7w",
-        "type": "SEND_MESSAGE",
-        "status": status,
-        "conversationId": "conv_conversation_01jq7z8k9m0n1p2q3r4s5t6v7x",
-        "related": related,
-        "createdAt": "2026-03-30T10:30:00.123Z",
-        "updatedAt": "2026-03-30T10:30:00.456Z",
-        "failureReason": None,
-    }
-    if completed is not None:
-        body["completedAt"] = completed
-    return orjson.dumps(body)
+COMPLETED_BODY = action_body(ACTION_ID, CONVERSATION_ID, completed=True)
+PENDING_BODY = action_body(ACTION_ID, CONVERSATION_ID, completed=False)
+_GET_START = start_message(200, COMPLETED_BODY)
+_POST_START = start_message(202, PENDING_BODY)
+_GET_BODY = {"type": "http.response.body", "body": COMPLETED_BODY}
+_POST_BODY = {"type": "http.response.body", "body": PENDING_BODY}
 
 
-_MESSAGE_SID = "SM0123456789abcdef0123456789abcdef"
-COMPLETED_BODY = _action(
-    "COMPLETED",
-    {
-        "messageSid": _MESSAGE_SID,
-        "communicationId": "conv_communication_01jq7z8k9m0n1p2q3r4s5t6v7y",
-    },
-    "2026-03-30T10:30:00.456Z",
-)
-PENDING_BODY = _action("PENDING", {"messageSid": _MESSAGE_SID}, None)
-
-
-def _start(status: int, body: bytes) -> Message:
-    return {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-
-
-_GET_START = _start(200, COMPLETED_BODY)
-_POST_START = _start(202, PENDING_BODY)
-_GET_BODY: Message = {"type": "http.response.body", "body": COMPLETED_BODY}
-_POST_BODY: Message = {"type": "http.response.body", "body": PENDING_BODY}
-
-
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    kind = scope["type"]
-    if kind == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if kind != "http":
-        return
+async def _http(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] == "GET":
         await send(_GET_START)
         await send(_GET_BODY)
         return
-    # A real server reads the request body; skipping it would flatter the floor.
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
+    await read_body(receive)
     await send(_POST_START)
     await send(_POST_BODY)
+
+
+app = asgi_app(_http)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from orchestrion.cli import KEEP_ALIVE_S
 from orchestrion.services import accounts
 from orchestrion.settings import Settings
 
@@ -139,6 +140,7 @@ class LiveServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_S,  # as `orchestrion serve`
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -14,6 +14,12 @@ from collections.abc import Sequence
 from orchestrion import cli_jobs, logs
 from orchestrion.settings import Settings, SettingsError
 
+# How long an idle keep-alive connection stays open. Longer than clients keep theirs
+# (httpx reuses a connection idle for up to 5 s, uvicorn's own default): with equal
+# timeouts a client may send a request on a connection the server is closing at that
+# moment, and the request is lost with a reset (issue 9, bug 2). nginx's default.
+KEEP_ALIVE_S = 75
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrion", description="A self-hosted Conversations API v2 server")
@@ -102,6 +108,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         "lifespan": "on",
         "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "timeout_keep_alive": KEEP_ALIVE_S,
     }
     asyncio.run(_prepare(settings))
     if workers > 1:
@@ -111,7 +118,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         os.environ.setdefault("ORCHESTRION_SECRET_KEY", settings.resolve_secret_key())
         uvicorn.run("orchestrion.runtime:app_from_env", factory=True, workers=workers, **config_kwargs)  # type: ignore[arg-type]
         return 0
-    app = Runtime.build(settings).app(run_worker=run_worker)
+    app = Runtime.build(settings, runs_dispatcher=run_worker).app(run_worker=run_worker)
     print(f"Orchestrion listening on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     uvicorn.run(app, **config_kwargs)  # type: ignore[arg-type]
     return 0
@@ -120,7 +127,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
 async def _prepare(settings: Settings) -> None:
     from orchestrion.runtime import Runtime
 
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, serves_api=False, runs_dispatcher=False)
     try:
         await runtime.ensure_dev_account()
     finally:
@@ -130,13 +137,14 @@ async def _prepare(settings: Settings) -> None:
 async def _worker(settings: Settings, concurrency: int | None) -> int:
     from orchestrion.runtime import Runtime
 
-    runtime = Runtime.build(settings)
+    settings = settings.with_overrides(worker_concurrency=concurrency)
+    runtime = Runtime.build(settings, serves_api=False, runs_dispatcher=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, runtime.request_stop)
     try:
-        await runtime.run_worker(concurrency)
+        await runtime.run_worker()
     finally:
         await runtime.ctx.store.close()
     return 0
@@ -146,7 +154,7 @@ async def _accounts(settings: Settings, args: argparse.Namespace) -> int:
     from orchestrion.runtime import Runtime
     from orchestrion.services import accounts
 
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, serves_api=False, runs_dispatcher=False)
     try:
         if args.accounts_command == "create":
             creds = await accounts.create_account(runtime.ctx)

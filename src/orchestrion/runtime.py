@@ -19,6 +19,7 @@ from orchestrion.api.pagination import PageTokens
 from orchestrion.dispatch.retry import Backoff
 from orchestrion.dispatch.worker import Dispatcher, Pool
 from orchestrion.domain.clock import SystemClock
+from orchestrion.domain.errors import StoreUnavailable
 from orchestrion.domain.ratelimit import Limits
 from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
@@ -29,6 +30,7 @@ from orchestrion.services.testclock import TestClock
 from orchestrion.settings import Settings
 from orchestrion.store.database import Database
 from orchestrion.store.notify import JOBS_CHANNEL, PgListener
+from orchestrion.store.pool import pool_size, room
 from orchestrion.store.redis_limiter import RedisLimiter
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.store import Store
@@ -51,9 +53,17 @@ class Runtime:
     _clock_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, *, serves_api: bool = True, runs_dispatcher: bool | None = None) -> Runtime:
+        """``serves_api`` / ``runs_dispatcher`` (default: ``settings.run_worker``) size the database pool."""
         secret_key = settings.resolve_secret_key()
-        store = Store(Database(settings.database_url, pool_size=settings.db_pool_size), SecretBox(secret_key))
+        dispatches = settings.run_worker if runs_dispatcher is None else runs_dispatcher
+        size = pool_size(
+            settings.db_pool_size,
+            api_connections=settings.db_api_connections,
+            serves_api=serves_api,
+            dispatcher_slots=settings.worker_concurrency if dispatches else 0,
+        )
+        store = Store(Database(settings.database_url, pool_size=size), SecretBox(secret_key))
         webhooks = WebhookSender(
             WebhookPolicy(
                 timeout_s=settings.webhook_timeout_s,
@@ -99,6 +109,25 @@ class Runtime:
             test_clock=self.test_clock,
             public_url=self.settings.public_url,
         )
+
+    async def check_database_room(self) -> None:
+        """Say once, at start, when this process's pool could take more connections than PostgreSQL has left."""
+        database = self.ctx.store.database
+        try:
+            left = await room(database)
+        except StoreUnavailable as error:
+            log.warning("database_room_unknown", error=error.message)
+            return
+        if left is not None and database.pool_size > left.free:
+            log.warning(
+                "database_pool_exceeds_server_room",
+                pool_size=database.pool_size,
+                free_connections=left.free,
+                max_connections=left.max_connections,
+                consequence="requests may wait for a connection or fail with 503 once the server is full",
+                fix="lower ORCHESTRION_DB_POOL_SIZE / ORCHESTRION_DB_API_CONNECTIONS / worker concurrency, "
+                "or raise max_connections",
+            )
 
     async def start_test_clock(self) -> None:
         """With the test clock on: adopt the shared offset, then follow it (once per process)."""
@@ -151,6 +180,7 @@ class Runtime:
     async def run_worker(self, concurrency: int | None = None) -> None:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
         await self.start_test_clock()
+        await self.check_database_room()
         tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
             listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
@@ -181,7 +211,9 @@ class Runtime:
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             await self.start_test_clock()
             if run_worker:
-                await self.start_worker()
+                await self.start_worker()  # which checks the database's room first
+            else:
+                await self.check_database_room()
             try:
                 yield
             finally:

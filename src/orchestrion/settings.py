@@ -76,7 +76,6 @@ class Settings:
     worker_concurrency: int = 16
     job_lease_ms: int = 30_000
     max_body_bytes: int = 1024 * 1024
-    db_pool_size: int = 5
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_rps: float = 0.0
     rate_limit_burst: int = 0
@@ -102,6 +101,10 @@ class Settings:
     shutdown_grace_s: float = 20.0
     # The longest wait between two attempts of a failing job (the backoff's cap).
     retry_max_delay_s: float = 60.0
+    # PostgreSQL connections per process, never more (store.pool): 0 derives the pool from what the
+    # process runs, db_api_connections for its API plus one per dispatcher slot.
+    db_pool_size: int = 0
+    db_api_connections: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,7 +133,6 @@ class Settings:
             run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),
             worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
             job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
-            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 5, 1),
             redis_url=env.get("ORCHESTRION_REDIS_URL") or None,
             rate_limit_rps=_float(env, "ORCHESTRION_RATE_LIMIT_RPS", 0.0),
             rate_limit_burst=_int(env, "ORCHESTRION_RATE_LIMIT_BURST", 0),
@@ -150,6 +152,8 @@ class Settings:
             worker_concurrency_timers=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_TIMERS", 1),
             shutdown_grace_s=_float(env, "ORCHESTRION_SHUTDOWN_GRACE_S", 20.0),
             retry_max_delay_s=_float(env, "ORCHESTRION_RETRY_MAX_DELAY_S", 60.0),
+            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 0),
+            db_api_connections=_int(env, "ORCHESTRION_DB_API_CONNECTIONS", 10, 1),
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

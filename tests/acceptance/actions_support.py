@@ -11,17 +11,14 @@ from twilio.rest.conversations.v2.action import ActionInstance, ActionList
 from orchestrion.domain.models import ConversationStatus
 from orchestrion.store.store import Tx
 from tests.acceptance.conftest import in_store
+from tests.send_cases import AGENT, CUSTOMER, sms
+
+__all__ = ["AGENT", "CUSTOMER", "sms"]
 
 T = TypeVar("T")
 
 TERMINAL = ("COMPLETED", "FAILED")
-AGENT = "+14155550100"
-CUSTOMER = "+14155550199"
 WAIT_S = 30.0
-
-
-def sms(address: str) -> dict[str, Any]:
-    return {"address": address, "channel": "SMS"}
 
 
 def send(

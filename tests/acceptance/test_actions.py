@@ -22,6 +22,7 @@ from tests.acceptance.actions_support import (
 )
 from tests.acceptance.conftest import add_participant, create_conversation, rest_error
 from tests.conftest import Credentials
+from tests.send_cases import INVALID_SENDS, MAGIC_FAILURES
 
 SID = re.compile(r"^SM[0-9a-f]{32}$")
 SLOW = {"sandbox": {"stepMs": 3_600_000}}  # this message stays queued: its Action stays PENDING
@@ -107,16 +108,7 @@ def test_message_sid_appears_while_the_action_is_still_pending(client: Any, conv
     assert (message["sid"], message["status"]) == (pending.related["messageSid"], "queued")
 
 
-@pytest.mark.parametrize(
-    ("number", "code", "text"),
-    [
-        ("+15005550001", 21211, "The 'To' number +15005550001 is not a valid phone number."),
-        ("+15005550002", 21612, "is not currently reachable"),
-        ("+15005550003", 21408, "Permission to send an SMS has not been enabled"),
-        ("+15005550004", 21610, "unsubscribed recipient"),
-        ("+15005550009", 21614, "is not a valid mobile number"),
-    ],
-)
+@pytest.mark.parametrize(("number", "code", "text"), MAGIC_FAILURES)
 def test_magic_numbers_fail_the_action_with_twilios_code_and_reason(
     client: Any, conversation_id: str, number: str, code: int, text: str
 ) -> None:
@@ -270,30 +262,7 @@ def test_unknown_participant_id_is_refused(client: Any, conversation_id: str) ->
 
 @pytest.mark.parametrize(
     ("payload", "expected"),
-    [
-        ({"to": [{"address": CUSTOMER}]}, "payload.to[0].channel is required"),
-        ({"to": [{"channel": "SMS"}]}, "needs a participantId, or an address and a channel"),
-        ({"to": [{"address": "whatsapp:+14155550199", "channel": "WHATSAPP"}]}, "one message uses one channel"),
-        (
-            {"sender": {"address": AGENT, "channel": "VOICE"}, "to": [{"address": CUSTOMER, "channel": "VOICE"}]},
-            "VOICE cannot send",
-        ),
-        (
-            {"sender": {"address": "room", "channel": "VIDEO"}, "to": [{"address": "bob", "channel": "VIDEO"}]},
-            "VIDEO cannot send",
-        ),
-        ({"to": [sms(CUSTOMER), sms("+14155550198")]}, "exactly one recipient"),
-        ({"to": [sms("0014155550199")]}, "not an E.164 phone number"),
-        ({"to": [sms(AGENT)]}, "sender's own address"),
-        (
-            {"sender": {"address": "bot", "channel": "CHAT"}, "to": [{"address": "a", "channel": "CHAT"}] * 2},
-            "listed twice",
-        ),
-        ({"to": []}, "payload.to"),
-        ({"content": {"text": ""}}, "non-empty text or a contentId"),
-        ({"content": {"mediaUrls": ["https://example.com/a.jpg"]}}, "non-empty text or a contentId"),
-        ({"content": {"text": "hi", "mediaUrls": ["not a url"]}}, "payload.content.mediaUrls[0]"),
-    ],
+    [*INVALID_SENDS, ({"content": {"text": "hi", "mediaUrls": ["not a url"]}}, "payload.content.mediaUrls[0]")],
 )
 def test_invalid_send_requests_are_refused_with_400(
     client: Any, conversation_id: str, payload: dict[str, Any], expected: str

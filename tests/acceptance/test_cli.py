@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,3 +116,17 @@ def test_serve_without_account_prints_new_credentials_once(serve: object) -> Non
     proc2.terminate()
     out2, _ = proc2.communicate(timeout=20)
     assert "TWILIO_AUTH_TOKEN" not in out2
+
+
+@pytest.mark.slow
+def test_serve_keeps_an_idle_connection_open_longer_than_clients_keep_theirs(serve: Any) -> None:
+    """A client may reuse a connection idle for up to 5 s (httpx); the server must not be closing it then."""
+    url, _ = serve()
+    port = int(url.rsplit(":", 1)[1])
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(6)  # idle past the clients' reuse limit, and past uvicorn's default keep-alive of 5 s
+        sock.sendall(request)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")

@@ -21,6 +21,7 @@ from tests.acceptance.actions_support import CUSTOMER, send, sms, wait_for, wait
 from tests.acceptance.conftest import add_participant, create_conversation, make_configuration, record_communication
 from tests.acceptance.webhook_receiver import Received, Receiver
 from tests.conftest import Credentials, LiveServer, check_contract, new_account, sdk_client, test_settings
+from tests.send_cases import SENT_MESSAGE_EVENTS
 
 TIMEOUT_S = 1.0
 MAX_ATTEMPTS = 4
@@ -174,14 +175,7 @@ def test_a_sent_message_reports_its_action_and_each_delivery_status(tenant: Tena
         return requests if requests[-1].data["recipients"][0]["deliveryStatus"] == "DELIVERED" else None
 
     events = receiver.wait_for(delivered, "the DELIVERED delivery status")
-    assert _types(events) == [
-        "CONVERSATION_CREATED",
-        "PARTICIPANT_ADDED",  # the sender's address, new to the conversation
-        "PARTICIPANT_ADDED",  # the recipient's
-        "COMMUNICATION_CREATED",
-        "ACTION_UPDATED",
-        "COMMUNICATION_UPDATED",
-    ]
+    assert _types(events) == SENT_MESSAGE_EVENTS
     communication, action, update = events[3], events[4], events[5]
     assert action.data == tenant.get(f"/v2/Conversations/{cid}/Actions/{done.id}")
     assert action.data["status"] == "COMPLETED"

@@ -1,7 +1,13 @@
 """Connections and transactions for SQLite and PostgreSQL, behind one async interface.
 
 PostgreSQL: SQLAlchemy's asyncio engine over asyncpg; one pool for write
-transactions, the same pool in autocommit mode for reads.
+transactions, the same pool in autocommit mode for reads. The pool never
+overflows: a process holds at most ``pool_size`` connections (see
+``store.pool``), and past that a caller waits for a free one, for at most
+``POOL_TIMEOUT_S``, then gets ``StoreUnavailable``. Opening a connection per
+burst and closing it again cost a handshake each time and could push the
+server past ``max_connections``. On loopback no SSL is attempted unless the
+URL asks for it (``sslmode``), since the server would only refuse it.
 
 SQLite: the standard ``sqlite3`` module, called directly on the event loop's
 thread. A primary-key read takes about 10 us there, while handing each call to
@@ -18,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -37,6 +45,9 @@ T = TypeVar("T")
 
 SQLITE_LOCK_WAIT_S = 10.0
 SQLITE_READ_BUSY_MS = 100
+POOL_TIMEOUT_S = 10.0
+# libpq's sslmode values, which asyncpg's ``ssl`` argument takes as they are.
+SSL_MODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
 
 
 def _json_dumps(value: Any) -> str:
@@ -84,12 +95,31 @@ class PreparedQuery:
         return found
 
 
+def _is_local(host: str | None) -> bool:
+    """Loopback, or a Unix socket (no host, or a socket directory)."""
+    host = urllib.parse.unquote(host or "")
+    if not host or host.startswith("/"):
+        return True
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseUrl:
-    """A database URL normalised for SQLAlchemy."""
+    """A database URL normalised for SQLAlchemy (and, on PostgreSQL, for asyncpg alone).
 
-    sqlalchemy_url: str  # sqlite:///file or postgresql+asyncpg://...
+    ``sslmode`` (or ``ssl``) in a PostgreSQL URL is kept and given to asyncpg;
+    without one, a loopback or Unix-socket host gets ``disable`` and any other
+    host asyncpg's default (``prefer``).
+    """
+
+    sqlalchemy_url: str  # sqlite:///file or postgresql+asyncpg://...?ssl=MODE
     backend: str  # "sqlite" | "postgresql"
+    asyncpg_dsn: str = ""  # postgresql://...?sslmode=MODE (PostgreSQL only)
 
     @classmethod
     def parse(cls, url: str) -> DatabaseUrl:
@@ -97,13 +127,21 @@ class DatabaseUrl:
         backend = parsed.get_backend_name()
         if backend == "sqlite":
             return cls(parsed.set(drivername="sqlite").render_as_string(hide_password=False), "sqlite")
-        if backend in ("postgresql", "postgres"):
-            return cls(parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False), "postgresql")
-        raise ValueError(f"Unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://")
-
-    @property
-    def asyncpg_dsn(self) -> str:
-        return self.sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        if backend not in ("postgresql", "postgres"):
+            raise ValueError(f"Unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://")
+        query = {k: v for k, v in parsed.query.items() if k not in ("ssl", "sslmode")}
+        mode = parsed.query.get("sslmode") or parsed.query.get("ssl")
+        if mode is None and _is_local(parsed.host):
+            mode = "disable"
+        if mode is not None and mode not in SSL_MODES:
+            raise ValueError(f"Unsupported sslmode {mode!r}: use one of {', '.join(sorted(SSL_MODES))}")
+        ssl = {} if mode is None else {"ssl": mode}
+        sslmode = {} if mode is None else {"sslmode": mode}
+        return cls(
+            parsed.set(drivername="postgresql+asyncpg", query={**query, **ssl}).render_as_string(hide_password=False),
+            "postgresql",
+            parsed.set(drivername="postgresql", query={**query, **sslmode}).render_as_string(hide_password=False),
+        )
 
 
 class _SyncConnection:
@@ -264,6 +302,7 @@ class Database:
     """Owns the engines; hands out write transactions and read connections."""
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.pool_size = pool_size
         self.url = DatabaseUrl.parse(url)
         self.backend = self.url.backend
         self._sqlite_writer: sa.Engine | None = None
@@ -281,7 +320,8 @@ class Database:
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                max_overflow=0,
+                pool_timeout=POOL_TIMEOUT_S,
             )
             self._pg_reader = self._pg.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -339,6 +379,12 @@ class Database:
                 self._read_conn = self._sqlite_reader.connect().execution_options(isolation_level="AUTOCOMMIT")
             yield _SyncConnection(self._read_conn)
 
+    def engines(self) -> list[sa.Engine]:
+        """The SQLAlchemy engines behind this database, for instrumentation (statement counts, tracing)."""
+        if self._pg is not None:
+            return [self._pg.sync_engine]
+        return [e for e in (self._sqlite_writer, self._sqlite_reader) if e is not None]
+
     async def dispose(self) -> None:
         if self._pg is not None:
             await self._pg.dispose()
@@ -375,5 +421,7 @@ def translate_errors() -> Iterator[None]:
         if _out_of_space(error):
             raise StoreUnavailable(DISK_FULL) from error
         raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+    except exc.TimeoutError as error:  # every pooled connection stayed busy for POOL_TIMEOUT_S
+        raise StoreUnavailable("database busy: no free connection") from error
     except exc.DBAPIError as error:
         raise StoreUnavailable(f"database error: {type(error).__name__}") from error
