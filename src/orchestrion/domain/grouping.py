@@ -50,6 +50,14 @@ def _forms(channel: Channel, address: str, across_channels: bool) -> tuple[tuple
     return tuple((c, on_channel(c, number)) for c in NUMBER_CHANNELS)
 
 
+def address_forms(address: str) -> tuple[str, ...]:
+    """``address`` and, for a phone number, the same number on each number channel (for searching)."""
+    number = bare(address)
+    if not number.startswith("+"):
+        return (address,)
+    return tuple(dict.fromkeys((address, *(on_channel(c, number) for c in NUMBER_CHANNELS))))
+
+
 def group_query(grouping_type: str, channel: Channel, customer: str, agent: str) -> GroupQuery:
     across = grouping_type != BY_ADDRESSES_AND_CHANNEL
     return GroupQuery(_forms(channel, customer, across), _forms(channel, agent, across))

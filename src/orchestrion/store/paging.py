@@ -16,8 +16,9 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int
-    after: str | None = None  # items with a larger id, ascending
-    before: str | None = None  # items with a smaller id, still returned ascending
+    after: str | None = None  # items after this id in the page order
+    before: str | None = None  # items before this id, still returned in the page order
+    newest_first: bool = False  # page order: descending ids (the console's lists) instead of ascending
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +35,19 @@ async def fetch_page(
     request: PageRequest,
     to_item: Callable[[Any], T],
 ) -> Page[T]:
+    # The page order and its reverse (read backwards from a "before" boundary, then flipped).
+    forward, backward = id_column.asc(), id_column.desc()
+    if request.newest_first:
+        forward, backward = backward, forward
     if request.before is not None:
-        rows = list(
-            await conn.execute(
-                query.where(id_column < request.before).order_by(id_column.desc()).limit(request.limit + 1)
-            )
-        )
+        before = id_column > request.before if request.newest_first else id_column < request.before
+        rows = list(await conn.execute(query.where(before).order_by(backward).limit(request.limit + 1)))
         more_before = len(rows) > request.limit
         rows = list(reversed(rows[: request.limit]))
         return Page([to_item(r) for r in rows], more_after=True, more_before=more_before)
     if request.after is not None:
-        query = query.where(id_column > request.after)
-    rows = list(await conn.execute(query.order_by(id_column).limit(request.limit + 1)))
+        query = query.where(id_column < request.after if request.newest_first else id_column > request.after)
+    rows = list(await conn.execute(query.order_by(forward).limit(request.limit + 1)))
     more_after = len(rows) > request.limit
     return Page(
         [to_item(r) for r in rows[: request.limit]], more_after=more_after, more_before=request.after is not None

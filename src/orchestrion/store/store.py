@@ -17,6 +17,7 @@ from orchestrion.store.communications import CommunicationRepo
 from orchestrion.store.configurations import ConfigurationRepo
 from orchestrion.store.conversations import ConversationRepo, ParticipantRepo
 from orchestrion.store.database import Database, SqlConnection
+from orchestrion.store.history import HistoryRepo
 from orchestrion.store.idempotency import IdempotencyRepo
 from orchestrion.store.ingestion import IngestionRepo
 from orchestrion.store.jobs import JobRepo
@@ -25,6 +26,7 @@ from orchestrion.store.operations import OperationRepo
 from orchestrion.store.profiles import ProfileRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
+from orchestrion.store.signatures import SignatureRepo
 from orchestrion.store.webhooks import WebhookRepo
 
 
@@ -95,6 +97,14 @@ class Tx:
     @cached_property
     def profiles(self) -> ProfileRepo:
         return ProfileRepo(self.conn)
+
+    @cached_property
+    def history(self) -> HistoryRepo:
+        return HistoryRepo(self.conn)
+
+    @cached_property
+    def signatures(self) -> SignatureRepo:
+        return SignatureRepo(self.conn)
 
 
 class Store:

@@ -132,6 +132,15 @@ class WebhookRepo:
         )
         return bool(result.rowcount)
 
+    async def reopen(self, delivery_id: str, now_ms: int) -> bool:
+        """Make a DELIVERED or FAILED delivery PENDING again (a redelivery); False if it is PENDING or gone."""
+        result = await self._conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status != str(DeliveryStatus.PENDING))
+            .values(status=str(DeliveryStatus.PENDING), failure_reason=None, updated_ms=now_ms, completed_ms=None)
+        )
+        return bool(result.rowcount)
+
     async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:
         out: dict[str, list[WebhookAttempt]] = {d: [] for d in delivery_ids}
         if not delivery_ids:
@@ -163,6 +172,7 @@ class WebhookRepo:
     async def list(
         self, account_sid: str, conversation_id: str, page: PageRequest, *, event_type: str | None = None
     ) -> Page[WebhookDelivery]:
+        """One page of the conversation's deliveries (``page.newest_first`` for the newest first)."""
         query = sa.select(webhook_deliveries).where(
             webhook_deliveries.c.account_sid == account_sid, webhook_deliveries.c.conversation_id == conversation_id
         )
