@@ -88,6 +88,12 @@ class Settings:
     test_clock_allow_postgres: bool = False
     # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
     public_url: str | None = None
+    # Seeing it (issue 11): the console at /console, Prometheus metrics at /metrics.
+    console: bool = True
+    metrics: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    # prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR; `serve --workers N` makes one per run).
+    metrics_multiprocess_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,6 +135,10 @@ class Settings:
             test_clock=_bool(env, "ORCHESTRION_TEST_CLOCK", False),
             test_clock_allow_postgres=_bool(env, "ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES", False),
             public_url=(env.get("ORCHESTRION_PUBLIC_URL") or "").rstrip("/") or None,
+            console=_bool(env, "ORCHESTRION_CONSOLE", True),
+            metrics=_bool(env, "ORCHESTRION_METRICS", True),
+            metrics_token=env.get("ORCHESTRION_METRICS_TOKEN") or None,
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

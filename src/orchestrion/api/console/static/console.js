@@ -1,0 +1,44 @@
+// Orchestrion console: live regions and confirmations. No inline script anywhere (the CSP forbids it).
+//
+// A live region is an element with data-live-url and data-sig. About once a second, while the tab is
+// visible, it asks its URL with since=<sig>: the server answers 204 when nothing changed, or the region
+// drawn anew, which htmx swaps in place. A region drawn because something changed carries data-settle:
+// its next request goes without `since`, to draw it once more (see api/console/live.py).
+(function () {
+  "use strict";
+  var INTERVAL_MS = 1000;
+
+  function poll(region) {
+    if (region.dataset.busy) {
+      return;
+    }
+    var url = new URL(region.dataset.liveUrl, window.location.href);
+    if (region.dataset.sig && !region.dataset.settle) {
+      url.searchParams.set("since", region.dataset.sig);
+    }
+    region.dataset.busy = "1";
+    window.htmx
+      .ajax("GET", url.pathname + url.search, { target: region, swap: "outerHTML" })
+      .catch(function () {})
+      .finally(function () {
+        delete region.dataset.busy;
+      });
+  }
+
+  function tick() {
+    if (document.hidden || !window.htmx) {
+      return;
+    }
+    document.querySelectorAll("[data-live-url]").forEach(poll);
+  }
+
+  window.setInterval(tick, INTERVAL_MS);
+  document.addEventListener("visibilitychange", tick);
+
+  document.addEventListener("submit", function (event) {
+    var question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+})();

@@ -1,0 +1,97 @@
+"""The metrics port with prometheus-client, and the ``/metrics`` text it serves.
+
+One process: the series live in a private registry (a private one, so that
+several runtimes in one process, as in the tests, never collide).
+
+Several processes (``serve --workers N``): prometheus-client's multiprocess
+mode. Each process writes its values to memory-mapped files in one directory
+(``PROMETHEUS_MULTIPROC_DIR``, which ``cli`` creates per run and removes at
+exit), and a scrape, answered by any one process, adds up every process's
+files, those of processes that have exited included, so counts never go
+backwards when uvicorn replaces a worker. prometheus-client picks the mode
+when it is first imported, from that environment variable: ``check_mode``
+refuses a process where the two disagree instead of serving wrong numbers.
+
+Label children are cached per label set: ``labels()`` costs a lock and a
+dict lookup, a cached child only its own increment.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# Request latency buckets, seconds: a polled GET takes well under a millisecond,
+# a write a few; the tail up to the status-callback timeout.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class MetricsModeError(RuntimeError):
+    """prometheus-client was imported in a mode other than the settings ask for."""
+
+
+def check_mode(multiprocess_dir: str | None) -> None:
+    in_multiprocess = values.ValueClass is not values.MutexValue
+    if in_multiprocess != (multiprocess_dir is not None):
+        raise MetricsModeError(
+            "prometheus-client chose its mode before PROMETHEUS_MULTIPROC_DIR was set: "
+            "set it in the environment before the process starts"
+        )
+
+
+class PrometheusMetrics:
+    """``services.metrics.Metrics`` as Prometheus series, and their exposition."""
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        check_mode(multiprocess_dir)
+        self._multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "orchestrion_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "orchestrion_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._inbound = Counter(
+            "orchestrion_inbound_messages",
+            "Captured traffic by direction (inbound, outbound) and outcome (captured, duplicate, ignored)",
+            ["direction", "outcome"],
+            registry=self.registry,
+        )
+        self._refusals = Counter(
+            "orchestrion_rate_limit_refusals",
+            "Requests refused with 429, by the limit that refused them",
+            ["limit"],
+            registry=self.registry,
+        )
+        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (self._requests.labels(route, method, str(status)), self._latency.labels(route, method))
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def inbound_message(self, direction: str, outcome: str) -> None:
+        self._inbound.labels(direction, outcome).inc()
+
+    def rate_limited(self, limit: str) -> None:
+        self._refusals.labels(limit).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text (every process's values in multiprocess mode) and its content type."""
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]  # untyped upstream
+        return generate_latest(merged), CONTENT_TYPE_LATEST
