@@ -18,12 +18,40 @@ dict lookup, a cached child only its own increment.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # Request latency buckets, seconds: a polled GET takes well under a millisecond,
 # a write a few; the tail up to the status-callback timeout.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@contextlib.contextmanager
+def multiprocess_directory(given: str | None) -> Iterator[str]:
+    """The directory this run's processes share their metrics through.
+
+    ``given`` (PROMETHEUS_MULTIPROC_DIR set by the operator): emptied of an
+    earlier run's files, as prometheus-client requires, and kept. None: a new
+    temporary directory, removed when the run ends.
+    """
+    if given is not None:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield str(directory)
+        return
+    made = tempfile.mkdtemp(prefix="orchestrion-metrics-")
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 class MetricsModeError(RuntimeError):

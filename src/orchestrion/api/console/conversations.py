@@ -10,7 +10,6 @@ aggregate read of ``services.changes``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from orchestrion.api.pagination import page_request
 from orchestrion.domain.errors import InvalidInput, InvalidState
 from orchestrion.domain.models import Configuration, ConversationStatus, ConversationView
 from orchestrion.services import changes, configurations, conversations, ingestion, sandbox, timeline, webhooks
+from orchestrion.services.changes import Signature
 from orchestrion.services.conversations import ConversationChange
 from orchestrion.store.paging import Page, PageRequest
 
@@ -50,7 +50,7 @@ class Listing:
     configurations: list[Configuration]
     newer: str | None  # page token of the newer page
     older: str | None
-    signature: str
+    signature: Signature
     filter_query: str  # the filters, as a query string
     page_query: str  # the filters and this page's token: what the live region asks for
 
@@ -63,17 +63,16 @@ def _filters(request: Request) -> Filters:
     return Filters(status, query.get("configuration", "").strip(), query.get("address", "").strip()[:256])
 
 
-def _signature(found: Page[ConversationView]) -> str:
+def _signature(found: Page[ConversationView]) -> Signature:
+    """What the page shows, as a signature: here the page itself is the cheap read (one index range)."""
     seen = [
-        (
-            v.conversation.id,
-            str(v.conversation.status),
-            v.conversation.updated_ms,
-            [p.updated_ms for p in v.participants],
-        )
+        (v.conversation.id, str(v.conversation.status), v.conversation.name, v.conversation.updated_ms, participants)
         for v in found.items
+        for participants in [[(p.id, p.updated_ms) for p in v.participants]]
     ]
-    return hashlib.sha256(repr((seen, found.more_after, found.more_before)).encode()).hexdigest()[:20]
+    times = [v.conversation.updated_ms for v in found.items]
+    times += [p.updated_ms for v in found.items for p in v.participants]
+    return changes.signature(repr((seen, found.more_after, found.more_before)), max(times, default=0))
 
 
 async def _listing(request: Request, session: Session) -> Listing:
@@ -127,7 +126,7 @@ async def list_rows(request: Request, session: Session) -> Response:
     return live.fragment(request, session, "_conversation_rows.html", listing.signature, listing=listing)
 
 
-async def _timeline_context(request: Request, session: Session) -> tuple[str, timeline.Timeline]:
+async def _timeline_context(request: Request, session: Session) -> tuple[Signature, timeline.Timeline]:
     assert session.account_sid is not None
     ctx = state(request).ctx
     conversation_id = request.path_params["id"]

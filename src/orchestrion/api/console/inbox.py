@@ -20,6 +20,7 @@ from orchestrion.api.context import state
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.outcomes import MessageStatus
 from orchestrion.services import changes, ingestion, sandbox
+from orchestrion.services.changes import Signature
 from orchestrion.services.ingestion import Ingested
 from orchestrion.store.sandbox import SandboxMessage
 
@@ -52,7 +53,7 @@ async def _messages(request: Request, session: Session) -> tuple[list[SandboxMes
     return list(reversed(found)), given, query
 
 
-async def _signature(request: Request, session: Session) -> str:
+async def _signature(request: Request, session: Session) -> Signature:
     assert session.account_sid is not None
     return await changes.sandbox(state(request).ctx, session.account_sid)
 

@@ -2,8 +2,7 @@
 //
 // A live region is an element with data-live-url and data-sig. About once a second, while the tab is
 // visible, it asks its URL with since=<sig>: the server answers 204 when nothing changed, or the region
-// drawn anew, which htmx swaps in place. A region drawn because something changed carries data-settle:
-// its next request goes without `since`, to draw it once more (see api/console/live.py).
+// drawn anew, which htmx swaps in place (see api/console/live.py).
 (function () {
   "use strict";
   var INTERVAL_MS = 1000;
@@ -13,7 +12,7 @@
       return;
     }
     var url = new URL(region.dataset.liveUrl, window.location.href);
-    if (region.dataset.sig && !region.dataset.settle) {
+    if (region.dataset.sig) {
       url.searchParams.set("since", region.dataset.sig);
     }
     region.dataset.busy = "1";
