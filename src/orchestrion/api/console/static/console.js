@@ -16,8 +16,21 @@
       url.searchParams.set("since", region.dataset.sig);
     }
     region.dataset.busy = "1";
+    // What the reader opened or closed stays so after the region is drawn again.
+    var folded = {};
+    region.querySelectorAll("details[id]").forEach(function (d) {
+      folded[d.id] = d.open;
+    });
     window.htmx
       .ajax("GET", url.pathname + url.search, { target: region, swap: "outerHTML" })
+      .then(function () {
+        Object.keys(folded).forEach(function (id) {
+          var d = document.getElementById(id);
+          if (d) {
+            d.open = folded[id];
+          }
+        });
+      })
       .catch(function () {})
       .finally(function () {
         delete region.dataset.busy;
