@@ -590,9 +590,10 @@ async def _start_orchestrion(
     database_url: str,
     serve_flags: Sequence[str] = (),
     worker_processes: int = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> Running:
     port = free_port()
-    env = _child_env(ctx)
+    env = {**_child_env(ctx), **(extra_env or {})}
     base = _orchestrion_argv(ctx)
     serve_log = ctx.workdir / f"{label}-serve.log"
     procs = [
@@ -624,7 +625,8 @@ async def _start_orchestrion(
 
 
 def _sqlite_url(ctx: RunContext, label: str) -> str:
-    return f"sqlite:///{ctx.workdir / (label + '.db')}"
+    # A new file each time: with --rounds the same target starts again, on an empty database.
+    return f"sqlite:///{ctx.workdir / (label + '-' + secrets.token_hex(4) + '.db')}"
 
 
 async def _create_pg_database(
@@ -679,10 +681,10 @@ def _pg_target(
 
 
 def _sqlite_target(
-    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0
+    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0, extra_env: dict[str, str] | None = None
 ) -> Callable[[RunContext], Awaitable[Running]]:
     async def start(ctx: RunContext) -> Running:
-        return await _start_orchestrion(ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes)
+        return await _start_orchestrion(ctx, label, _sqlite_url(ctx, label), serve_flags, worker_processes, extra_env)
 
     return start
 
@@ -695,6 +697,8 @@ TARGETS: dict[str, TargetSpec] = {
                    start_baseline),
         TargetSpec("sqlite-1proc", "orchestrion serve, SQLite, in-process dispatch",
                    _sqlite_target("sqlite-1proc")),
+        TargetSpec("sqlite-metrics-off", "sqlite-1proc with ORCHESTRION_METRICS=off (no /metrics, no middleware)",
+                   _sqlite_target("sqlite-metrics-off", extra_env={"ORCHESTRION_METRICS": "off"})),
         TargetSpec("sqlite-w2", "orchestrion serve --workers 2, SQLite",
                    _sqlite_target("sqlite-w2", ["--workers", "2"])),
         TargetSpec("sqlite-split", "serve --no-worker + 1 orchestrion worker process, SQLite",
