@@ -12,8 +12,8 @@ backwards when uvicorn replaces a worker. prometheus-client picks the mode
 when it is first imported, from that environment variable: ``check_mode``
 refuses a process where the two disagree instead of serving wrong numbers.
 
-Label children are cached per label set: ``labels()`` costs a lock and a
-dict lookup, a cached child only its own increment.
+The HTTP request series, paid for by every request, are kept apart
+(``telemetry.requests``) in the cheapest form each mode allows.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-# Request latency buckets, seconds: a polled GET takes well under a millisecond,
-# a write a few; the tail up to the status-callback timeout.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+from orchestrion.telemetry.requests import LocalRequests, SharedRequests
 
 
 @contextlib.contextmanager
@@ -74,19 +72,7 @@ class PrometheusMetrics:
         check_mode(multiprocess_dir)
         self._multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
-        self._requests = Counter(
-            "orchestrion_http_requests",
-            "HTTP requests answered, by route template, method and status",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "orchestrion_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template and method",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self._requests = LocalRequests(self.registry) if multiprocess_dir is None else SharedRequests(self.registry)
         self._inbound = Counter(
             "orchestrion_inbound_messages",
             "Captured traffic by direction (inbound, outbound) and outcome (captured, duplicate, ignored)",
@@ -99,16 +85,9 @@ class PrometheusMetrics:
             ["limit"],
             registry=self.registry,
         )
-        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        children = self._http_children.get(key)
-        if children is None:
-            children = (self._requests.labels(route, method, str(status)), self._latency.labels(route, method))
-            self._http_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._requests.record(route, method, status, seconds)
 
     def inbound_message(self, direction: str, outcome: str) -> None:
         self._inbound.labels(direction, outcome).inc()
