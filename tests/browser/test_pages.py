@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from tests.acceptance.conftest import create_configuration, create_conversation
 from tests.acceptance.webhook_receiver import Receiver
 from tests.browser.conftest import LAPTOP, PHONE, SCREENSHOTS, Console, open_console
-from tests.browser.test_console import AGENT, CUSTOMER, send, wait_for_message_sid
+from tests.browser.sdk import AGENT, CUSTOMER, send, wait_for_message_sid
 from tests.conftest import Credentials, LiveServer, new_account, sdk_client, test_settings
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import structlog
 from starlette.requests import Request
@@ -86,9 +86,22 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+def _own_hosts(request: Request) -> set[str]:
+    """The host[:port] this server is reached at: as the request says, and as ORCHESTRION_PUBLIC_URL says.
+
+    Hosts only, not schemes: behind a TLS proxy that does not say so, the request looks like http.
+    """
+    public_url = state(request).public_url
+    return {request.url.netloc} | ({urlsplit(public_url).netloc} if public_url else set())
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https" or (state(request).public_url or "").startswith("https://")
+
+
 def set_session(response: Response, request: Request, session: Session | None) -> Response:
     console = console_of(request)
-    secure = request.url.scheme == "https"
+    secure = _https(request)
     if session is None:
         response.delete_cookie(COOKIE, path=PATH, secure=secure, httponly=True, samesite="strict")
     else:
@@ -130,7 +143,7 @@ def error_page(request: Request, session: Session | None, error: OrchestrionErro
 async def read_form(request: Request, session: Session) -> Form:
     """The posted form, once its CSRF token and origin are checked."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if origin is not None and urlsplit(origin).netloc not in _own_hosts(request):
         raise Forbidden("This form was posted from another site")
     body = bytearray()
     async for chunk in request.stream():
