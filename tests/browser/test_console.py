@@ -144,3 +144,21 @@ def test_a_new_conversation_appears_in_the_list_without_a_reload(
     expect(console.page.get_by_role("link", name="Appeared live")).to_be_visible()
     console.page.get_by_role("link", name="Appeared live").click()
     console.page.wait_for_url(f"**/console/conversations/{conversation.id}")
+
+
+def test_a_live_redraw_keeps_the_keyboard_focus(account: Credentials, client: Any, console: Console) -> None:
+    receiver = Receiver(answer=lambda _r: 410)  # every callback fails at once: each shows a Redeliver button
+    try:
+        configuration_id = create_configuration(client, statusCallbacks=[{"url": receiver.url(), "method": "POST"}])
+        conversation_id = create_conversation(client, configuration_id).id
+        receiver.wait_for_events(1)
+        console.sign_in(account, f"/console/conversations/{conversation_id}")
+        redeliver = console.page.locator(".entry-webhook", has_text="CONVERSATION_CREATED").get_by_role(
+            "button", name="Redeliver"
+        )
+        redeliver.focus()
+        action = send(client, conversation_id)
+        expect(console.page.locator(f"#action-{action.id}")).to_be_visible()  # the timeline was drawn again
+        expect(redeliver).to_be_focused()
+    finally:
+        receiver.close()
