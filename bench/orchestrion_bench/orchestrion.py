@@ -111,10 +111,14 @@ def pg_target(
 
 
 def sqlite_target(
-    label: str, serve_flags: Sequence[str] = (), worker_processes: int = 0, compare: bool = False
+    label: str,
+    serve_flags: Sequence[str] = (),
+    worker_processes: int = 0,
+    env: Mapping[str, str] | None = None,
+    compare: bool = False,
 ) -> Callable[[RunContext], Awaitable[Running]]:
     async def start(ctx: RunContext) -> Running:
         url = _sqlite_url(ctx, label)
-        return await _start_orchestrion(ctx, label, url, serve_flags, worker_processes, compare=compare)
+        return await _start_orchestrion(ctx, label, url, serve_flags, worker_processes, env, compare)
 
     return start

@@ -26,6 +26,8 @@ TARGETS: dict[str, TargetSpec] = {
                    prism.start_prism, prism.PHASES, "peer"),
         TargetSpec("sqlite-1proc", "orchestrion serve, SQLite, in-process dispatch",
                    sqlite_target("sqlite-1proc"), backend="sqlite"),
+        TargetSpec("sqlite-metrics-off", "sqlite-1proc with ORCHESTRION_METRICS=off (no /metrics, no middleware)",
+                   sqlite_target("sqlite-metrics-off", env={"ORCHESTRION_METRICS": "off"}), backend="sqlite"),
         TargetSpec("sqlite-w2", "orchestrion serve --workers 2, SQLite",
                    sqlite_target("sqlite-w2", ["--workers", "2"]), backend="sqlite"),
         TargetSpec("sqlite-split", "serve --no-worker + 1 orchestrion worker process, SQLite",

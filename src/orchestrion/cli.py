@@ -97,6 +97,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
     import uvicorn
 
     from orchestrion.runtime import Runtime
+    from orchestrion.telemetry.prometheus import multiprocess_directory
 
     config_kwargs = {
         "host": settings.host,
@@ -116,7 +117,13 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
         os.environ["ORCHESTRION_DATABASE_URL"] = settings.database_url
         os.environ["ORCHESTRION_RUN_WORKER"] = "1" if run_worker else "0"
         os.environ.setdefault("ORCHESTRION_SECRET_KEY", settings.resolve_secret_key())
-        uvicorn.run("orchestrion.runtime:app_from_env", factory=True, workers=workers, **config_kwargs)  # type: ignore[arg-type]
+        with contextlib.ExitStack() as run:
+            if settings.metrics:
+                # Set before the workers start: prometheus-client reads it when first imported.
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = run.enter_context(
+                    multiprocess_directory(settings.metrics_multiprocess_dir)
+                )
+            uvicorn.run("orchestrion.runtime:app_from_env", factory=True, workers=workers, **config_kwargs)  # type: ignore[arg-type]
         return 0
     app = Runtime.build(settings, runs_dispatcher=run_worker).app(run_worker=run_worker)
     print(f"Orchestrion listening on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)

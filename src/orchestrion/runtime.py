@@ -25,6 +25,7 @@ from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, build_handlers
+from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
 from orchestrion.settings import Settings
@@ -34,6 +35,7 @@ from orchestrion.store.pool import pool_size, room
 from orchestrion.store.redis_limiter import RedisLimiter
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.store import Store
+from orchestrion.telemetry.prometheus import PrometheusMetrics
 from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
 
 log = structlog.get_logger("orchestrion")
@@ -51,6 +53,8 @@ class Runtime:
     # The test clock, when the settings enable it (an emulator feature), and its sync task.
     test_clock: TestClock | None = field(default=None, repr=False)
     _clock_task: asyncio.Task[None] | None = None
+    # /metrics, when metrics are on (the same object is ctx.metrics).
+    prometheus: PrometheusMetrics | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, serves_api: bool = True, runs_dispatcher: bool | None = None) -> Runtime:
@@ -76,12 +80,15 @@ class Runtime:
         )
         settings.check_test_clock()
         clock = SystemClock()
+        prometheus = PrometheusMetrics(settings.metrics_multiprocess_dir) if settings.metrics else None
+        metrics: Metrics = prometheus or NoMetrics()
         ctx = Context(
             store=store,
             clock=clock,
             sandbox_step_ms=settings.sandbox_step_ms,
             webhooks=webhooks,
             studio_execution_ms=int(settings.studio_execution_s * 1000),
+            metrics=metrics,
         )
         limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
         limits = Limits(
@@ -95,19 +102,25 @@ class Runtime:
             settings=settings,
             ctx=ctx,
             secret_key=secret_key,
-            limits=RateLimits(limiter, limits),
+            limits=RateLimits(limiter, limits, metrics),
             test_clock=test_clock,
+            prometheus=prometheus,
         )
 
+    def _derived_key(self, purpose: bytes) -> bytes:
+        return hashlib.sha256(purpose + b":" + self.secret_key.encode()).digest()
+
     def api_state(self) -> ApiState:
-        token_key = hashlib.sha256(b"orchestrion-page-tokens:" + self.secret_key.encode()).digest()
         return ApiState(
             ctx=self.ctx,
             auth=Authenticator(self.ctx),
-            tokens=PageTokens(token_key),
+            tokens=PageTokens(self._derived_key(b"orchestrion-page-tokens")),
             limits=self.limits,
             test_clock=self.test_clock,
             public_url=self.settings.public_url,
+            console_key=self._derived_key(b"orchestrion-console-sessions") if self.settings.console else None,
+            metrics=self.prometheus,
+            metrics_token=self.settings.metrics_token,
         )
 
     async def check_database_room(self) -> None:

@@ -105,6 +105,12 @@ class Settings:
     # process runs, db_api_connections for its API plus one per dispatcher slot.
     db_pool_size: int = 0
     db_api_connections: int = 10
+    # Seeing it (issue 11): the console at /console, Prometheus metrics at /metrics.
+    console: bool = True
+    metrics: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    # prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR; `serve --workers N` makes one per run).
+    metrics_multiprocess_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +160,10 @@ class Settings:
             retry_max_delay_s=_float(env, "ORCHESTRION_RETRY_MAX_DELAY_S", 60.0),
             db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 0),
             db_api_connections=_int(env, "ORCHESTRION_DB_API_CONNECTIONS", 10, 1),
+            console=_bool(env, "ORCHESTRION_CONSOLE", True),
+            metrics=_bool(env, "ORCHESTRION_METRICS", True),
+            metrics_token=env.get("ORCHESTRION_METRICS_TOKEN") or None,
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         settings.check_test_clock()
         if settings.webhook_timeout_s <= 0:

@@ -14,8 +14,10 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
+from orchestrion.domain import ids
+from orchestrion.domain.errors import InvalidState, NotFound
 from orchestrion.domain.webhooks import DeliveryStatus, EventType
-from orchestrion.services import events
+from orchestrion.services import events, webhooks
 from orchestrion.services import jobs as jobs_service
 from orchestrion.services.webhooks import DELIVER_JOB
 from orchestrion.store.store import Store
@@ -171,3 +173,62 @@ async def test_finished_deliveries_past_retention_are_purged_with_their_attempts
     async with world.ctx.store.read() as tx:
         left = (await tx.conn.execute(sa.select(sa.func.count()).select_from(jobs))).scalar_one()
     assert left == 1
+
+
+# --- Redelivery (the console's Redeliver button): the same event, once more, through the outbox.
+
+
+async def test_a_failed_event_redelivered_gets_one_more_attempt_with_the_same_token(world: World) -> None:
+    world.script["/a"] = [410, 200]
+    await world.emit("again")
+    await world.run_until_idle(world.dispatcher())
+    [(failed, _)] = await world.log()
+    assert failed.status is DeliveryStatus.FAILED
+    await webhooks.redeliver(world.ctx, failed.account_sid, failed.conversation_id, failed.id)
+    await world.run_until_idle(world.dispatcher())
+    [(delivery, attempts)] = await world.log()
+    assert (delivery.status, delivery.failure_reason) == (DeliveryStatus.DELIVERED, None)
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 410), (2, 200)]
+    assert [r.headers["i-twilio-idempotency-token"] for r in world.seen] == [delivery.id, delivery.id]
+    assert world.names() == [("/a", "again"), ("/a", "again")]
+
+
+async def test_a_delivered_event_can_be_delivered_again(world: World) -> None:
+    await world.emit("twice")
+    await world.run_until_idle(world.dispatcher())
+    [(delivered, _)] = await world.log()
+    await webhooks.redeliver(world.ctx, delivered.account_sid, delivered.conversation_id, delivered.id)
+    await world.run_until_idle(world.dispatcher())
+    [(delivery, attempts)] = await world.log()
+    assert delivery.status is DeliveryStatus.DELIVERED
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 200), (2, 200)]
+
+
+async def test_a_redelivered_event_counts_its_age_from_the_redelivery(world: World) -> None:
+    world.script["/a"] = [410, 500, 200]
+    await world.emit("late")
+    await world.run_until_idle(world.dispatcher())
+    [(failed, _)] = await world.log()
+    world.clock.now += 2 * MAX_AGE_MS  # long after the event: a retry would not be scheduled by its own age
+    await webhooks.redeliver(world.ctx, failed.account_sid, failed.conversation_id, failed.id)
+    await world.run_until_idle(world.dispatcher())
+    [(delivery, attempts)] = await world.log()
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 410), (2, 500), (3, 200)]
+    assert delivery.status is DeliveryStatus.DELIVERED
+
+
+async def test_an_event_still_being_delivered_is_not_redelivered(world: World) -> None:
+    await world.emit("pending")
+    [(pending, _)] = await world.log()
+    with pytest.raises(InvalidState):
+        await webhooks.redeliver(world.ctx, pending.account_sid, pending.conversation_id, pending.id)
+    async with world.ctx.store.read() as tx:
+        assert await tx.jobs.count() == 1
+
+
+async def test_another_accounts_event_is_not_found(world: World) -> None:
+    await world.emit("theirs")
+    await world.run_until_idle(world.dispatcher())
+    [(delivery, _)] = await world.log()
+    with pytest.raises(NotFound):
+        await webhooks.redeliver(world.ctx, ids.new_account_sid(), delivery.conversation_id, delivery.id)

@@ -32,8 +32,8 @@ class Ceiling(NamedTuple):
 
 # backend -> (first Action of a conversation, a later one)
 CEILINGS = {
-    "sqlite": (Ceiling(40, 4, 48), Ceiling(30, 4, 38)),
-    "postgresql": (Ceiling(41, 4, 49), Ceiling(31, 4, 39)),
+    "sqlite": (Ceiling(42, 4, 50), Ceiling(30, 4, 38)),
+    "postgresql": (Ceiling(43, 4, 51), Ceiling(31, 4, 39)),
 }
 
 
@@ -70,3 +70,4 @@ async def test_the_polled_status_read_is_one_statement_outside_any_transaction(w
     async with world.sql.window() as seen:
         await actions.get_action(world.ctx, world.account_sid, cid, created["id"])
     assert (len(seen.statements), seen.write_transactions, len(seen.all)) == (1, 0, 1), seen.summary()
+

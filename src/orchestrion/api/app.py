@@ -9,15 +9,17 @@ from typing import Any
 import orjson
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orchestrion.api import errors
+from orchestrion.api import console, errors
 from orchestrion.api.context import ApiState
 from orchestrion.api.gate import Gate
 from orchestrion.api.jsonio import JSONResponse
+from orchestrion.api.metrics import RequestMetrics, metrics_page
 from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
 
@@ -78,6 +80,17 @@ def create_app(
         *ROUTES,
         *extra_routes,
     ]
-    app = Starlette(routes=routes, exception_handlers=errors.EXCEPTION_HANDLERS, lifespan=lifespan)
+    # Metrics outermost, so requests the gate refuses are counted too; none at all when metrics are off.
+    middleware = [Middleware(Gate, api=api)]
+    if api.metrics is not None:
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+        middleware.insert(0, Middleware(RequestMetrics, metrics=api.ctx.metrics))
+    if api.console_key is not None:
+        routes += console.routes()
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers=errors.EXCEPTION_HANDLERS, lifespan=lifespan
+    )
     app.state.api = api
-    return CatchAll(Gate(app, api))
+    if api.console_key is not None:
+        app.state.console = console.build(api.console_key)
+    return CatchAll(app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.requests import Request
 
@@ -16,6 +17,12 @@ from orchestrion.services.ratelimits import RateLimits
 from orchestrion.services.testclock import TestClock
 
 
+class MetricsExposition(Protocol):
+    def render(self) -> tuple[bytes, str]:
+        """The metrics page (e.g. Prometheus text) and its content type."""
+        ...
+
+
 @dataclass(slots=True)
 class ApiState:
     ctx: Context
@@ -24,6 +31,10 @@ class ApiState:
     limits: RateLimits
     test_clock: TestClock | None = None  # POST /sandbox/clock/advance, when enabled
     public_url: str | None = None  # the base URL Twilio signs inbound requests with (else from the request)
+    # The console and /metrics: None turns each off.
+    console_key: bytes | None = field(default=None, repr=False)  # signs console sessions
+    metrics: MetricsExposition | None = None
+    metrics_token: str | None = field(default=None, repr=False)  # bearer token /metrics asks for, if set
 
 
 def state(request: Request) -> ApiState:

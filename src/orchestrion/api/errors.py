@@ -21,6 +21,7 @@ _MAPPING: list[tuple[type[errors.OrchestrionError], int, int]] = [
     (errors.PayloadTooLarge, 413, 20001),
     (errors.InvalidInput, 400, 20001),
     (errors.Unauthenticated, 401, 20003),
+    (errors.Forbidden, 403, 20403),
     (errors.NotFound, 404, 20404),
     (errors.Conflict, 409, 20409),
     (errors.InvalidState, 409, 20409),

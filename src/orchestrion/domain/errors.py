@@ -52,6 +52,10 @@ class Unauthenticated(OrchestrionError):
     """Missing or wrong credentials."""
 
 
+class Forbidden(OrchestrionError):
+    """Authenticated, but this request may not be made (e.g. a console form without its CSRF token)."""
+
+
 class RateLimited(OrchestrionError):
     """Too many requests; try again after ``retry_after`` seconds."""
 

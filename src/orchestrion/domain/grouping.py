@@ -68,6 +68,14 @@ def number_forms(channel: Channel, address: str, across_channels: bool = True) -
     return tuple((c, on_channel(c, number)) for c in NUMBER_CHANNELS)
 
 
+def address_forms(address: str) -> tuple[str, ...]:
+    """``address`` and, for a phone number, the same number on each number channel (for searching)."""
+    number = bare(address)
+    if not number.startswith("+"):
+        return (address,)
+    return tuple(dict.fromkeys((address, *(on_channel(c, number) for c in NUMBER_CHANNELS))))
+
+
 def participants_group(grouping_type: str, participants: Iterable[Iterable[Form]]) -> GroupQuery | None:
     """The address group of participants given by their addresses (None: fewer than two have any)."""
     across = grouping_type != BY_ADDRESSES_AND_CHANNEL

@@ -57,6 +57,27 @@ async def create_api_key(ctx: Context, account_sid: str) -> NewCredentials:
     return NewCredentials(key.sid, secret, account_sid)
 
 
+def secret_digest(secret: str) -> bytes:
+    """The digest ``credential_digest`` gives for a credential whose secret is ``secret``."""
+    return hash_secret(secret)
+
+
+async def credential_digest(ctx: Context, username: str) -> bytes | None:
+    """SHA-256 of the secret stored now for ``username`` (an Account SID or API key SID); None if unknown.
+
+    A console session keeps a keyed hash of it from sign-in, so rotating the
+    auth token (or a key's secret) ends every session signed in with the old one.
+    """
+    async with ctx.store.read() as tx:
+        if username.startswith("AC"):
+            account = await tx.accounts.get(username)
+            return None if account is None else hash_secret(account.auth_token)
+        if username.startswith("SK"):
+            found = await tx.accounts.get_key(username)
+            return None if found is None else found[1]  # stored as the secret's SHA-256
+    return None
+
+
 class Authenticator:
     """Checks HTTP Basic credentials; remembers good ones briefly.
 

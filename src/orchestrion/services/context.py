@@ -1,4 +1,4 @@
-"""What every use case needs: the store, the clock, a way to wake workers, the status-callback sender."""
+"""What every use case needs: the store, the clock, a way to wake workers, the status-callback sender, metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
+from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.store.store import Store
 from orchestrion.webhooks.sender import WebhookSender
 
@@ -39,3 +40,5 @@ class Context:
     studio_execution_ms: int = 60_000
     # Status callbacks out: the policy (timeout, attempts, public-only) and the process's one HTTP client.
     webhooks: WebhookSender = field(default_factory=WebhookSender)
+    # What gets counted (services.metrics): nothing unless the runtime plugs in an adapter.
+    metrics: Metrics = field(default_factory=NoMetrics)

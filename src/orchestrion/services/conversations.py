@@ -26,7 +26,7 @@ import structlog
 
 from orchestrion.domain import ids
 from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
-from orchestrion.domain.grouping import BY_PROFILE
+from orchestrion.domain.grouping import BY_PROFILE, address_forms
 from orchestrion.domain.lifecycle import check_conversation_move
 from orchestrion.domain.models import (
     Configuration,
@@ -234,10 +234,18 @@ async def list_conversations(
     *,
     statuses: Sequence[ConversationStatus] = (),
     channel_id: str | None = None,
+    configuration_id: str | None = None,
+    address: str | None = None,
 ) -> Page[ConversationView]:
+    """``address``: with a participant at that address (a phone number in any of its channel forms)."""
     async with ctx.store.read() as tx:
         found = await tx.conversations.list(
-            account_sid, page, statuses=[str(s) for s in statuses], channel_id=channel_id
+            account_sid,
+            page,
+            statuses=[str(s) for s in statuses],
+            channel_id=channel_id,
+            configuration_id=configuration_id,
+            addresses=address_forms(address) if address else (),
         )
         participants = await tx.participants.all_for([c.id for c in found.items])
     return Page(

@@ -9,7 +9,9 @@ conversation and URL, so one conversation's events reach a receiver in the
 order they happened, and one slow receiver delays nobody else. If the
 transaction rolls back, the events never happened either.
 
-The helpers below are the one way services announce a change.
+The helpers below are the one way services announce a change; the
+conversation and participant ones also append to the conversation's history
+(``services.history``), callbacks or not.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from orchestrion.domain.webhooks import (
     effective_callbacks,
     ordering_key,
 )
+from orchestrion.services import history
 from orchestrion.services.context import Context
 from orchestrion.services.webhooks import DELIVER_JOB
 from orchestrion.store.store import Tx
@@ -86,6 +89,7 @@ async def conversation_event(
     participants: Sequence[Participant] | None = None,
 ) -> None:
     """CONVERSATION_CREATED / CONVERSATION_UPDATED, with the conversation and its participants as a GET shows them."""
+    await history.conversation_changed(tx, conversation, event_type)
     if not effective_callbacks(conversation):
         return
     if participants is None:
@@ -99,6 +103,7 @@ async def participant_event(
 ) -> None:
     """PARTICIPANT_ADDED / _UPDATED / _REMOVED (the removed one as it was last shown)."""
     at_ms = None if event_type is EventType.PARTICIPANT_REMOVED else participant.updated_ms
+    await history.participant_changed(tx, participant, event_type, ctx.clock.now_ms() if at_ms is None else at_ms)
     await emit(ctx, tx, conversation, event_type, participant_json(participant), at_ms)
 
 

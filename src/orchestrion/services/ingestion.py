@@ -90,14 +90,16 @@ async def ingest(
         except Conflict:  # a participant's address taken by a concurrent request: look again
             if attempt == _TRIES:
                 raise
-    if result.captured and not result.duplicate:
+    outcome = "duplicate" if result.duplicate else "captured" if result.captured else "ignored"
+    ctx.metrics.inbound_message("outbound" if message.outbound else "inbound", outcome)
+    if outcome == "captured":
         log.info(
             "inbound_captured",
             account_sid=account_sid,
             conversation_id=result.conversation_id,
             message_sid=message.message_sid,
         )
-    elif not result.captured:
+    elif outcome == "ignored":
         log.info("inbound_ignored", account_sid=account_sid, message_sid=message.message_sid)
     return result
 

@@ -70,7 +70,7 @@ Reopen = Callable[[Context, Tx, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 async def _reopen_delivery(ctx: Context, tx: Tx, payload: dict[str, Any]) -> dict[str, Any]:
     delivery_id = str(payload.get("deliveryId", ""))
-    delivery = await tx.webhooks.reopen(delivery_id, ctx.clock.now_ms())
+    delivery = await tx.webhooks.reopen(delivery_id, ctx.clock.now_ms(), only_failed=True)
     if delivery is None:
         raise InvalidState(f"Delivery {delivery_id} is no longer FAILED in the delivery log (delivered, or purged)")
     return {**payload, webhooks.ATTEMPTS_BEFORE: delivery.attempts}

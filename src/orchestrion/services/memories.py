@@ -76,12 +76,10 @@ async def list_memories(
     kind: MemoryKind,
     page: PageRequest,
     f: MemoryFilter,
-    *,
-    descending: bool,
 ) -> Page[Memory]:
     async with ctx.store.read() as tx:
         profile = await load_profile(tx, account_sid, store_id, profile_id)
-        return await tx.memories.list(profile.id, kind, page, f, descending=descending)
+        return await tx.memories.list(profile.id, kind, page, f)
 
 
 async def _load(tx: Tx, account_sid: str, store_id: str, profile_id: str, kind: MemoryKind, memory_id: str) -> Memory:

@@ -133,12 +133,10 @@ async def get_profile(
     return profile, as_traits(traits, groups)
 
 
-async def list_profiles(
-    ctx: Context, account_sid: str, store_id: str, page: PageRequest, *, descending: bool
-) -> Page[Profile]:
+async def list_profiles(ctx: Context, account_sid: str, store_id: str, page: PageRequest) -> Page[Profile]:
     check_store(store_id)
     async with ctx.store.read() as tx:
-        return await tx.profiles.list(account_sid, page, descending=descending)
+        return await tx.profiles.list(account_sid, page)
 
 
 async def patch_traits(ctx: Context, account_sid: str, store_id: str, profile_id: str, traits: Traits) -> None:

@@ -14,6 +14,13 @@ from typing import Protocol
 
 from orchestrion.domain.errors import RateLimited
 from orchestrion.domain.ratelimit import Decision, Limits
+from orchestrion.services.metrics import (
+    ACTIONS_PER_CONVERSATION,
+    CONCURRENT_REQUESTS,
+    REQUESTS_PER_SECOND,
+    Metrics,
+    NoMetrics,
+)
 
 
 class Limiter(Protocol):
@@ -69,9 +76,10 @@ class MemoryLimiter:
 class RateLimits:
     """The policy: which buckets a request draws from, and the 429 it gets."""
 
-    def __init__(self, limiter: Limiter, limits: Limits) -> None:
+    def __init__(self, limiter: Limiter, limits: Limits, metrics: Metrics | None = None) -> None:
         self.limiter = limiter
         self.limits = limits
+        self.metrics = metrics or NoMetrics()  # refusals are counted by limit
 
     async def account_request(self, account_sid: str) -> None:
         rate = self.limits.requests_per_second
@@ -79,6 +87,7 @@ class RateLimits:
             return
         decision = await self.limiter.hit(f"acct:{account_sid}:rps", rate, self.limits.burst_for(rate))
         if not decision.allowed:
+            self.metrics.rate_limited(REQUESTS_PER_SECOND)
             raise RateLimited(
                 f"Too many requests for account {account_sid}: the limit is {rate:g} per second",
                 retry_after=max(1, math.ceil(decision.retry_after_ms / 1000)),
@@ -91,6 +100,7 @@ class RateLimits:
             return False
         allowed, inflight = await self.limiter.enter(f"acct:{account_sid}:inflight", token, limit)
         if not allowed:
+            self.metrics.rate_limited(CONCURRENT_REQUESTS)
             raise RateLimited(
                 f"Too many concurrent requests for account {account_sid}: the limit is {limit}",
                 retry_after=1,
@@ -107,6 +117,7 @@ class RateLimits:
             return
         decision = await self.limiter.hit(f"conv:{conversation_id}:actions", rate, self.limits.burst_for(rate))
         if not decision.allowed:
+            self.metrics.rate_limited(ACTIONS_PER_CONVERSATION)
             raise RateLimited(
                 f"Too many actions for conversation {conversation_id}: the limit is {rate:g} per second",
                 retry_after=max(1, math.ceil(decision.retry_after_ms / 1000)),

@@ -10,6 +10,12 @@ with its backoff, until the event runs out of attempts
 no retry is scheduled for an older event). Anything else fails the delivery
 at once. Jobs of one conversation and URL share an ordering key, so a retried
 event holds back the later ones instead of being overtaken.
+
+``redeliver`` sends a finished event again (the console's Redeliver button):
+the same delivery, PENDING again, and a new ``webhook.deliver`` job in the
+same transaction, so it goes through the outbox like any event (same
+idempotency token, attempts numbered on from the earlier ones, retried under
+the same policy, its age counted from the redelivery).
 """
 
 from __future__ import annotations
@@ -21,9 +27,16 @@ from typing import Any
 import structlog
 
 from orchestrion.domain import ids
-from orchestrion.domain.errors import InvalidInput, NotFound, ProviderError
+from orchestrion.domain.errors import InvalidInput, InvalidState, NotFound, ProviderError
 from orchestrion.domain.models import Job
-from orchestrion.domain.webhooks import DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery
+from orchestrion.domain.webhooks import (
+    Callback,
+    DeliveryStatus,
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    ordering_key,
+)
 from orchestrion.services.context import Context
 from orchestrion.store.paging import Page, PageRequest
 from orchestrion.webhooks.sender import Outbound
@@ -33,6 +46,8 @@ log = structlog.get_logger("orchestrion.webhooks")
 DELIVER_JOB = "webhook.deliver"
 # In a job retried by an operator: how many attempts the delivery had before, so numbering goes on.
 ATTEMPTS_BEFORE = "attemptsBefore"
+# In a redelivered job: when it was redelivered; the age limit on retries counts from then.
+REDELIVERED_MS = "redeliveredMs"
 _PURGE_EVERY = 64  # finished deliveries past retention are purged by one delivery in this many
 
 
@@ -101,7 +116,7 @@ class DeliveryHandler:
         assert outcome.error is not None
         if not outcome.retryable:
             raise ProviderError(outcome.error, transient=False)
-        age_ms = now - delivery.created_ms
+        age_ms = now - int(job.payload.get(REDELIVERED_MS, delivery.created_ms))
         if age_ms >= self._ctx.webhooks.policy.max_age_ms:
             raise ProviderError(f"{outcome.error}; no retry: the event is {age_ms // 1000} s old", transient=False)
         raise ProviderError(outcome.error, transient=True)
@@ -120,6 +135,28 @@ class DeliveryHandler:
             purged = await tx.webhooks.purge(now_ms - self._ctx.webhooks.policy.log_retention_ms)
         if purged:
             log.info("webhook_log_purged", count=purged)
+
+
+async def redeliver(ctx: Context, account_sid: str, conversation_id: str, delivery_id: str) -> None:
+    """Send a DELIVERED or FAILED event again, through the outbox (see the module); 409 while it is PENDING."""
+    async with ctx.store.write() as tx:
+        delivery = await tx.webhooks.get(delivery_id)
+        if delivery is None or delivery.account_sid != account_sid or delivery.conversation_id != conversation_id:
+            raise NotFound("Status callback delivery", delivery_id)
+        now = ctx.clock.now_ms()
+        if await tx.webhooks.reopen(delivery_id, now) is None:
+            raise InvalidState(f"Status callback delivery {delivery_id} is still being delivered")
+        recorded = (await tx.webhooks.attempts_of([delivery_id]))[delivery_id]
+        before = max([delivery.attempts, *(a.number for a in recorded)])
+        await tx.jobs.enqueue(
+            DELIVER_JOB,
+            {"deliveryId": delivery_id, ATTEMPTS_BEFORE: before, REDELIVERED_MS: now},
+            now_ms=now,
+            max_attempts=ctx.webhooks.policy.max_attempts,
+            ordering_key=ordering_key(conversation_id, Callback(delivery.url, delivery.method)),
+        )
+    ctx.wakeup.notify()
+    log.info("webhook_redelivery_queued", delivery_id=delivery_id, attempts_before=before)
 
 
 # --- The delivery log, per conversation.

@@ -96,6 +96,18 @@ class ActionRepo:
         row = (await self._conn.execute(query, {"b_sid": message_sid})).first()
         return None if row is None else _action(row)
 
+    async def recent(self, conversation_id: str, limit: int) -> tuple[list[Action], bool]:
+        """The conversation's newest ``limit`` actions, oldest first, and whether older ones exist."""
+        rows = list(
+            await self._conn.execute(
+                sa.select(*_COLUMNS)
+                .where(actions.c.conversation_id == conversation_id)
+                .order_by(actions.c.id.desc())
+                .limit(limit + 1)
+            )
+        )
+        return [_action(r) for r in reversed(rows[:limit])], len(rows) > limit
+
     async def insert(self, a: Action) -> None:
         await self._conn.execute(
             _INSERT,

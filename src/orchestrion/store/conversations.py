@@ -141,10 +141,22 @@ class ConversationRepo:
         *,
         statuses: Sequence[str] = (),
         channel_id: str | None = None,
+        configuration_id: str | None = None,
+        addresses: Sequence[str] = (),
     ) -> Page[Conversation]:
+        """``addresses``: conversations with a participant at any of these addresses."""
         query = sa.select(conversations).where(conversations.c.account_sid == account_sid)
         if statuses:
             query = query.where(conversations.c.status.in_(list(statuses)))
+        if configuration_id is not None:
+            query = query.where(conversations.c.configuration_id == configuration_id)
+        if addresses:
+            query = query.where(
+                sa.exists().where(
+                    participant_addresses.c.conversation_id == conversations.c.id,
+                    participant_addresses.c.address.in_(list(addresses)),
+                )
+            )
         if channel_id is not None:
             query = query.where(
                 sa.exists().where(

@@ -109,8 +109,6 @@ class MemoryRepo:
         )
         return [_memory(r) for r in rows]
 
-    async def list(
-        self, profile_id: str, kind: MemoryKind, page: PageRequest, f: MemoryFilter, *, descending: bool
-    ) -> Page[Memory]:
+    async def list(self, profile_id: str, kind: MemoryKind, page: PageRequest, f: MemoryFilter) -> Page[Memory]:
         query = sa.select(profile_memories).where(*_where(profile_id, [kind], f))
-        return await fetch_page(self._conn, query, profile_memories.c.id, page, _memory, descending=descending)
+        return await fetch_page(self._conn, query, profile_memories.c.id, page, _memory)

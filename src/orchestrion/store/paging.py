@@ -16,8 +16,9 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int
-    after: str | None = None  # items past this id in list order
-    before: str | None = None  # items short of this id, still returned in list order
+    after: str | None = None  # items after this id in the page order
+    before: str | None = None  # items before this id, still returned in the page order
+    newest_first: bool = False  # page order: descending ids (the console's lists) instead of ascending
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +34,9 @@ async def fetch_page(
     id_column: sa.ColumnElement[str],
     request: PageRequest,
     to_item: Callable[[Any], T],
-    *,
-    descending: bool = False,
 ) -> Page[T]:
-    """A page of ``query`` in id order (largest first when ``descending``); after/before follow that order."""
+    """A page of ``query`` in id order (largest first when ``newest_first``); after/before follow that order."""
+    descending = request.newest_first
     onward, backward = (id_column.desc(), id_column) if descending else (id_column, id_column.desc())
 
     def beyond(boundary: str) -> sa.ColumnElement[bool]:
@@ -61,10 +61,9 @@ async def fetch_page(
     )
 
 
-def slice_page(
-    items: Sequence[T], key: Callable[[T], str], request: PageRequest, *, descending: bool = False
-) -> Page[T]:
-    """A page of ``items`` sorted by ``key`` (largest first when ``descending``), for lists kept whole in memory."""
+def slice_page(items: Sequence[T], key: Callable[[T], str], request: PageRequest) -> Page[T]:
+    """A page of ``items`` sorted by ``key`` (largest first when ``newest_first``), for lists kept whole in memory."""
+    descending = request.newest_first
 
     def beyond(k: str, boundary: str) -> bool:
         return k < boundary if descending else k > boundary

@@ -156,6 +156,6 @@ class ProfileRepo:
                 ),
             )
 
-    async def list(self, account_sid: str, page: PageRequest, *, descending: bool) -> Page[Profile]:
+    async def list(self, account_sid: str, page: PageRequest) -> Page[Profile]:
         query = sa.select(profiles).where(profiles.c.account_sid == account_sid)
-        return await fetch_page(self._conn, query, profiles.c.id, page, _profile, descending=descending)
+        return await fetch_page(self._conn, query, profiles.c.id, page, _profile)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +174,15 @@ class SandboxRepo:
         if to is not None:
             messages = [m for m in messages if to in m.to_addresses]
         return messages[-limit:] if limit else messages
+
+    async def by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, SandboxMessage]:
+        """The messages sent under these idempotency keys (an Action's id), by key."""
+        if not idempotency_keys:
+            return {}
+        rows = await self._conn.execute(
+            sa.select(sandbox_messages).where(sandbox_messages.c.idempotency_key.in_(list(idempotency_keys)))
+        )
+        return {row.idempotency_key: _message(row) for row in rows}
 
     async def clear(self, account_sid: str) -> int:
         result = await self._conn.execute(

@@ -29,6 +29,7 @@ from orchestrion.store.configurations import ConfigurationRepo
 from orchestrion.store.conversations import ConversationRepo, ParticipantRepo
 from orchestrion.store.database import Database, SqlConnection
 from orchestrion.store.grouping import GroupingRepo
+from orchestrion.store.history import HistoryRepo
 from orchestrion.store.idempotency import IdempotencyRepo
 from orchestrion.store.ingestion import IngestionRepo
 from orchestrion.store.jobs import JobLease, JobRepo
@@ -39,6 +40,7 @@ from orchestrion.store.profiles import ProfileRepo
 from orchestrion.store.recall import RecallRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
+from orchestrion.store.signatures import SignatureRepo
 from orchestrion.store.studio import StudioRepo
 from orchestrion.store.webhooks import WebhookRepo
 
@@ -126,6 +128,14 @@ class Tx:
     @cached_property
     def studio(self) -> StudioRepo:
         return StudioRepo(self.conn)
+
+    @cached_property
+    def history(self) -> HistoryRepo:
+        return HistoryRepo(self.conn)
+
+    @cached_property
+    def signatures(self) -> SignatureRepo:
+        return SignatureRepo(self.conn)
 
 
 _FENCE: ContextVar[JobLease | None] = ContextVar("orchestrion_job_fence", default=None)

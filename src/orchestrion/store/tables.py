@@ -140,6 +140,7 @@ actions = sa.Table(
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("updated_ms", MS, nullable=False),
     sa.Column("completed_ms", MS, nullable=True),
+    sa.Index(None, "conversation_id", "id"),  # the console's timeline (revision 0002)
 )
 
 operations = sa.Table(
@@ -357,4 +358,20 @@ studio_executions = sa.Table(
     sa.Column("ends_ms", MS, nullable=False),
     sa.Index(None, "account_sid", "flow_sid", "sid"),
     sa.Index(None, "account_sid", "sid"),
+)
+
+# What happened to a conversation besides its messages and actions (its
+# creation, status and name changes, participants added, changed, removed),
+# for the console's timeline: one row per change, written in the transaction
+# of the change, whether or not the conversation has status callbacks.
+conversation_history = sa.Table(
+    "conversation_history",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at_ms", MS, nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Index(None, "conversation_id", "id"),
 )

@@ -132,11 +132,17 @@ class WebhookRepo:
         )
         return bool(result.rowcount)
 
-    async def reopen(self, delivery_id: str, now_ms: int) -> WebhookDelivery | None:
-        """Make a FAILED delivery PENDING again (an operator retries it); None if it is not FAILED (or gone)."""
+    async def reopen(self, delivery_id: str, now_ms: int, *, only_failed: bool = False) -> WebhookDelivery | None:
+        """Make a finished delivery PENDING again (a redelivery; ``only_failed``: an operator's retry of a
+        FAILED one); None if it is PENDING, not FAILED when ``only_failed``, or gone."""
+        finished = (
+            webhook_deliveries.c.status == str(DeliveryStatus.FAILED)
+            if only_failed
+            else webhook_deliveries.c.status != str(DeliveryStatus.PENDING)
+        )
         result = await self._conn.execute(
             webhook_deliveries.update()
-            .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == str(DeliveryStatus.FAILED))
+            .where(webhook_deliveries.c.id == delivery_id, finished)
             .values(status=str(DeliveryStatus.PENDING), failure_reason=None, updated_ms=now_ms, completed_ms=None)
         )
         return await self.get(delivery_id) if result.rowcount else None
@@ -172,6 +178,7 @@ class WebhookRepo:
     async def list(
         self, account_sid: str, conversation_id: str, page: PageRequest, *, event_type: str | None = None
     ) -> Page[WebhookDelivery]:
+        """One page of the conversation's deliveries (``page.newest_first`` for the newest first)."""
         query = sa.select(webhook_deliveries).where(
             webhook_deliveries.c.account_sid == account_sid, webhook_deliveries.c.conversation_id == conversation_id
         )

@@ -7,6 +7,7 @@ like /v2, scoped to the account. See docs/memory.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -132,10 +133,8 @@ async def list_(kind: Kind, request: Request) -> Response:
             f.created_until_ms,
         )
     )
-    page = page_request(request, api.tokens, scope)
-    found = await memories.list_memories(
-        api.ctx, account_sid, store_id, profile_id, kind.kind, page, f, descending=newest_first
-    )
+    page = dataclasses.replace(page_request(request, api.tokens, scope), newest_first=newest_first)
+    found = await memories.list_memories(api.ctx, account_sid, store_id, profile_id, kind.kind, page, f)
     return JSONResponse(
         page_envelope(kind.key, found, page.limit, api.tokens, scope, lambda m: _wire(kind.out(m)), lambda m: m.id)
     )

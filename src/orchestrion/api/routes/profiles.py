@@ -7,6 +7,8 @@ committed before the 202 here. See docs/memory.md.
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -90,8 +92,8 @@ async def list_(request: Request) -> Response:
     store_id = request.path_params["storeId"]
     newest_first = descending(request)
     scope = f"profiles\x00{account_sid}\x00{newest_first}"
-    page = page_request(request, api.tokens, scope)
-    found = await profiles.list_profiles(api.ctx, account_sid, store_id, page, descending=newest_first)
+    page = dataclasses.replace(page_request(request, api.tokens, scope), newest_first=newest_first)
+    found = await profiles.list_profiles(api.ctx, account_sid, store_id, page)
     meta = page_meta("profiles", found, page.limit, api.tokens, scope, lambda p: p.id)
     return JSONResponse({"profiles": [p.id for p in found.items], "meta": meta})
 
@@ -193,7 +195,7 @@ async def list_traits(request: Request) -> Response:
     scope = f"traits\x00{account_sid}\x00{p['profileId']}\x00{newest_first}\x00{','.join(sorted(groups or ()))}"
     page = page_request(request, api.tokens, scope)
     found = await profiles.traits(api.ctx, account_sid, p["storeId"], p["profileId"], groups)
-    window = slice_page(found, _trait_key, page, descending=newest_first)
+    window = slice_page(found, _trait_key, dataclasses.replace(page, newest_first=newest_first))
     meta = page_meta("traits", window, page.limit, api.tokens, scope, _trait_key)
     return JSONResponse({"traits": [TraitOut.of(t).wire() for t in window.items], "meta": meta})
 

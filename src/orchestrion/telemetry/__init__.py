@@ -1,0 +1,1 @@
+"""Telemetry adapters: the services' metrics port (``services.metrics``) implemented with Prometheus."""
