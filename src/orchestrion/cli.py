@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orchestrion.store.migrate import upgrade
 
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
     except Exception as error:  # noqa: BLE001 - any failure here is fatal and reported plainly
         print(f"orchestrion: cannot migrate database: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database is up to date", file=sys.stderr)
         return 0
     if args.command == "serve":
-        return _serve(settings.with_overrides(host=args.host, port=args.port), args.workers, not args.no_worker)
+        run_worker = settings.run_worker and not args.no_worker
+        return _serve(settings.with_overrides(host=args.host, port=args.port), args.workers, run_worker)
     if args.command == "worker":
         return asyncio.run(_worker(settings, args.concurrency))
     if args.command == "accounts":
@@ -102,7 +103,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
     asyncio.run(_prepare(settings))
     if workers > 1:
         # Each process reads the same settings back from its environment.
-        os.environ["ORCHESTRION_DATABASE_URL"] = settings.database_url
+        os.environ["ORCHESTRION_DATABASE_URL"] = settings.database_url.get_secret_value()
         os.environ["ORCHESTRION_RUN_WORKER"] = "1" if run_worker else "0"
         os.environ.setdefault("ORCHESTRION_SECRET_KEY", settings.resolve_secret_key())
         uvicorn.run("orchestrion.runtime:app_from_env", factory=True, workers=workers, **config_kwargs)  # type: ignore[arg-type]

@@ -51,7 +51,8 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         secret_key = settings.resolve_secret_key()
-        store = Store(Database(settings.database_url, pool_size=settings.db_pool_size), SecretBox(secret_key))
+        database = Database(settings.database_url.get_secret_value(), pool_size=settings.db_pool_size)
+        store = Store(database, SecretBox(secret_key))
         webhooks = WebhookSender(
             WebhookPolicy(
                 timeout_s=settings.webhook_timeout_s,
@@ -65,7 +66,9 @@ class Runtime:
         settings.check_test_clock()
         clock = SystemClock()
         ctx = Context(store=store, clock=clock, sandbox_step_ms=settings.sandbox_step_ms, webhooks=webhooks)
-        limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+        limiter: Limiter = MemoryLimiter()
+        if settings.redis_url is not None:
+            limiter = RedisLimiter(settings.redis_url.get_secret_value())
         limits = Limits(
             requests_per_second=settings.rate_limit_rps,
             burst=settings.rate_limit_burst,
@@ -90,6 +93,7 @@ class Runtime:
             limits=self.limits,
             test_clock=self.test_clock,
             public_url=self.settings.public_url,
+            max_body_bytes=self.settings.max_body_bytes,
         )
 
     async def start_test_clock(self) -> None:
@@ -104,7 +108,7 @@ class Runtime:
         """Create or update the configured account; with none configured and none stored, make one."""
         s = self.settings
         if s.account_sid and s.auth_token:
-            created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token)
+            created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token.get_secret_value())
             log.info("account_ready", account_sid=s.account_sid, created=created)
         elif await accounts.any_account(self.ctx) is None:
             creds = await accounts.create_account(self.ctx)
@@ -138,7 +142,7 @@ class Runtime:
         await self.start_test_clock()
         tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop))]
         if self.ctx.store.backend == "postgresql":
-            listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
+            listener = PgListener(self.settings.database_url.get_secret_value(), JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
         try:
             await asyncio.gather(*tasks)

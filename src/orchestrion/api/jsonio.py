@@ -9,11 +9,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from orchestrion.api.context import state
 from orchestrion.domain.errors import InvalidInput, PayloadTooLarge
 
 M = TypeVar("M", bound=BaseModel)
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class JSONResponse(Response):
@@ -23,7 +22,9 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(request: Request) -> bytes:
+    """The whole body, refused with 413 past the server's limit (ORCHESTRION_MAX_BODY_BYTES) before it is all read."""
+    limit = state(request).max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
