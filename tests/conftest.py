@@ -125,6 +125,7 @@ class LiveServer:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     runtime: object = field(default=None, repr=False)
+    app: object = field(default=None, repr=False)  # the ASGI app served
 
     def start(self, run_worker: bool = True) -> LiveServer:
         from orchestrion.runtime import Runtime
@@ -132,8 +133,9 @@ class LiveServer:
         port = free_port()
         runtime = Runtime.build(self.settings)
         self.runtime = runtime
+        self.app = runtime.app(run_worker=run_worker)
         config = uvicorn.Config(
-            runtime.app(run_worker=run_worker),
+            self.app,
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -43,6 +43,7 @@ from orchestrion.domain.sending import (
 from orchestrion.services import events
 from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
+from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.store import Tx
 
 log = structlog.get_logger("orchestrion.actions")
@@ -54,13 +55,23 @@ _CREATE_TRIES = 3
 
 
 async def create_send_message(
-    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    *,
+    limit: ActionLimit | None = None,
 ) -> Action:
-    """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued."""
+    """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued.
+
+    ``limit`` (the conversation's action rate) is asked once the conversation is
+    found in the account and open, in the same transaction: never for a
+    conversation the caller cannot see, and with no extra read.
+    """
     check_command(command)
     for attempt in range(1, _CREATE_TRIES + 1):
         try:
-            action = await _create(ctx, account_sid, conversation_id, command)
+            action = await _create(ctx, account_sid, conversation_id, command, limit if attempt == 1 else None)
         except Conflict:
             if attempt == _CREATE_TRIES:
                 raise
@@ -70,10 +81,14 @@ async def create_send_message(
     raise AssertionError("unreachable")
 
 
-async def _create(ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand) -> Action:
+async def _create(
+    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand, limit: ActionLimit | None
+) -> Action:
     async with ctx.store.write() as tx:
         conversation = await load_conversation(tx, account_sid, conversation_id)
         check_open(conversation.status)
+        if limit is not None:
+            await limit.conversation_action(account_sid, conversation.id)
         request = await _resolve(ctx, tx, conversation, command)
         now = ctx.clock.now_ms()
         action = Action(

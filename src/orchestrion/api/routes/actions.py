@@ -37,8 +37,7 @@ async def create(request: Request) -> Response:
         raise InvalidInput(describe(error)) from error
     command = body.to_command()
     conversation_id = request.path_params["ConversationId"]
-    await api.limits.conversation_action(conversation_id)
-    created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command)
+    created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command, limit=api.limits)
     return JSONResponse(action(created), status_code=202)
 
 
