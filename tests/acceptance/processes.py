@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -34,22 +36,40 @@ class Processes:
 
     database_url: str
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Each server's error output, in a file: a file never fills up and blocks the server, as a pipe would.
+    errors: dict[int, IO[bytes]] = field(default_factory=dict)
 
     def serve(self, *args: str, **env: str) -> str:
+        return self.healthy(*self.start_serve(*args, **env))
+
+    def start_serve(self, *args: str, **env: str) -> tuple[str, subprocess.Popen[bytes]]:
+        """Start ``orchestrion serve`` on a free port; its URL and process, without waiting for it."""
         port = free_port()
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs; closed by stop_all
         proc = subprocess.Popen(
             [ORCHESTRION, "serve", "--port", str(port), *args],
             env=process_env(self.database_url, **env),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=errors,
             start_new_session=True,
         )
         self.children.append(proc)
-        url = f"http://127.0.0.1:{port}"
+        self.errors[proc.pid] = errors
+        return f"http://127.0.0.1:{port}", proc
+
+    def error_output(self, proc: subprocess.Popen[bytes]) -> str:
+        errors = self.errors.get(proc.pid)
+        if errors is None:
+            return ""
+        errors.seek(0)
+        return errors.read().decode(errors="replace")[-2000:]
+
+    def healthy(self, url: str, proc: subprocess.Popen[bytes]) -> str:
+        """Wait until the server answers /healthz; fail with its error output if it exits first."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"orchestrion serve exited with {proc.returncode}")
+                raise AssertionError(f"orchestrion serve exited with {proc.returncode}: {self.error_output(proc)}")
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     return url
@@ -88,3 +108,5 @@ class Processes:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+        for errors in self.errors.values():
+            errors.close()
