@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from orchestrion.api.context import state
+from orchestrion.api.schemas.common import missing
 from orchestrion.domain.errors import InvalidInput, PayloadTooLarge
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,15 +46,21 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
+def _where(loc: tuple[int | str, ...]) -> str:
+    return _location(tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-"))))
+
+
 def describe(error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    where = _location(tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
-    message = first["msg"]
-    if first["type"] == "missing":
-        return f"Missing required parameter {where}"
+    """Every missing required parameter at once; otherwise the first problem found."""
+    errors = error.errors(include_url=False)
+    absent = list(dict.fromkeys(_where(e["loc"]) for e in errors if e["type"] == "missing"))
+    if absent:
+        return str(missing(absent))
+    first = errors[0]
+    where = _where(first["loc"])
     if first["type"] == "extra_forbidden":
         return f"Unknown parameter {where}"
-    return f"Invalid parameter {where}: {message}"
+    return f"Invalid parameter {where}: {first['msg']}"
 
 
 def _has_nul(value: Any) -> bool:

@@ -11,6 +11,7 @@ from orchestrion.api.context import authenticate, state
 from orchestrion.api.jsonio import JSONResponse, describe, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.schemas.actions import ActionEnvelope, SendMessageBody
+from orchestrion.api.schemas.common import missing
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.sending import ACTION_TYPE
 from orchestrion.services import actions
@@ -25,12 +26,11 @@ async def create(request: Request) -> Response:
     account_sid = await authenticate(request)
     api = state(request)
     envelope = await read_json(request, ActionEnvelope)
-    if envelope.type is None:
-        raise InvalidInput("Missing required parameter type")
+    absent = [name for name in ("type", "payload") if getattr(envelope, name) is None]
+    if absent:
+        raise missing(absent)
     if envelope.type != ACTION_TYPE:
         raise InvalidInput(f"Unsupported action type {envelope.type!r}: the supported type is {ACTION_TYPE}")
-    if envelope.payload is None:
-        raise InvalidInput("Missing required parameter payload")
     try:
         body = SendMessageBody.model_validate({"type": envelope.type, "payload": envelope.payload})
     except ValidationError as error:
