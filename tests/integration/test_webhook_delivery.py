@@ -93,7 +93,11 @@ async def world(store: Store) -> AsyncIterator[World]:
         return httpx.Response(answers.pop(0) if len(answers) > 1 else answers[0])
 
     policy = WebhookPolicy(timeout_s=1.0, max_attempts=MAX_ATTEMPTS, max_age_ms=MAX_AGE_MS)
-    sender = WebhookSender(policy, transport=httpx.MockTransport(receive))
+
+    async def public_address(_host: str, _port: int) -> list[str]:
+        return ["93.184.215.14"]  # hooks.example.com, as a public DNS would answer
+
+    sender = WebhookSender(policy, transport=httpx.MockTransport(receive), resolver=public_address)
     ctx = Context(store=store, clock=clock, webhooks=sender)
     account = Account(sid=ids.new_account_sid(), auth_token=ids.new_secret(), created_ms=START_MS)
     async with store.write() as tx:
