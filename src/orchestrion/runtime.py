@@ -145,22 +145,35 @@ class Runtime:
             listener = PgListener(self.settings.database_url.get_secret_value(), JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
+            # None of them outlives the worker: a task left running would be cut off mid-query at exit.
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             await self.ctx.webhooks.aclose()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
 
     def request_stop(self) -> None:
         self._stop.set()
 
     async def stop(self) -> None:
+        """Stop the background tasks, then release every resource, whatever failed before or on the way."""
         self._stop.set()
-        if self._worker_task is not None:
-            await self._worker_task
-        if self._clock_task is not None:
-            await self._clock_task
-        await self.limits.limiter.close()
-        await self.ctx.webhooks.aclose()
-        await self.ctx.store.close()
+        for task in (self._worker_task, self._clock_task):
+            if task is None:
+                continue
+            try:
+                await task
+            except Exception:
+                log.exception("background_task_failed")
+        for close in (self.limits.limiter.close, self.ctx.webhooks.aclose, self.ctx.store.close):
+            try:
+                await close()
+            except Exception:
+                log.exception("close_failed", resource=close.__qualname__)
 
     def app(self, *, run_worker: bool) -> ASGIApp:
         @contextlib.asynccontextmanager
