@@ -1,20 +1,26 @@
-"""The ASGI application: routes, error translation, body limits."""
+"""The ASGI application: routes, error translation, and the middleware stack (Starlette's own).
+
+Outermost first: ``AccessLog`` (request id, access line, last line of defence
+against an unexpected error), ``Gate`` (authentication and per-account limits
+before routing), then Starlette's exception middleware and the router.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import orjson
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from orchestrion.api import errors
+from orchestrion.api.access import AccessLog
 from orchestrion.api.context import ApiState
 from orchestrion.api.gate import Gate
 from orchestrion.api.jsonio import JSONResponse
@@ -22,32 +28,6 @@ from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
 
 log = structlog.get_logger("orchestrion.api")
-
-
-class CatchAll:
-    """Last line of defence: any unexpected error becomes a Twilio-shaped 500."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("request_failed", method=scope.get("method"), path=scope.get("path"))
-            if not started:
-                await errors.error_response(500, 20500, "Internal server error")(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -78,6 +58,12 @@ def create_app(
         *ROUTES,
         *extra_routes,
     ]
-    app = Starlette(routes=routes, exception_handlers=errors.EXCEPTION_HANDLERS, lifespan=lifespan)
+    middleware = [
+        Middleware(AccessLog),  # outermost: sees every answer, including the gate's refusals
+        Middleware(Gate, api=api),
+    ]
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers=errors.EXCEPTION_HANDLERS, lifespan=lifespan
+    )
     app.state.api = api
-    return CatchAll(Gate(app, api))
+    return app
