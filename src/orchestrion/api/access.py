@@ -8,9 +8,9 @@ the account is the one the gate authenticated. The line is at info; a 5xx is
 at error, and an unexpected exception is logged with its traceback and
 answered with a Twilio-shaped 500 (when nothing was sent yet).
 
-The access line costs nothing when info is filtered out: the level is asked
-once per request and no log call is made (the GET action route is the hot
-path).
+The access line costs nothing when info is filtered out: the level is read
+once, when the app is built (logging is configured at the entry point, before
+that), and no log call is made (the GET action route is the hot path).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def _request_id(scope: Scope) -> bytes:
 class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Logging is configured once, at the entry point, before the app is built.
+        self._info = log.is_enabled_for(logging.INFO)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +67,7 @@ class AccessLog:
                 await errors.error_response(500, 20500, "Internal server error")(scope, receive, send_with_id)
             self._line(scope, request_id, status or 500, started_ns, failed=True)
             return
-        if status >= 500 or log.is_enabled_for(logging.INFO):
+        if self._info or status >= 500:
             self._line(scope, request_id, status, started_ns, failed=False)
 
     @staticmethod
