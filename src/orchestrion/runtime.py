@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 import orchestrion
+from orchestrion import logs
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
@@ -190,6 +191,10 @@ class Runtime:
 
 
 def app_from_env() -> ASGIApp:
-    """Factory for ``uvicorn --factory`` in multi-process mode: settings come from the environment."""
+    """Factory for ``uvicorn --factory`` in multi-process mode: settings come from the environment.
+
+    Each API process is started afresh (spawned), so this is its entry point: it configures logging.
+    """
     settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
     return Runtime.build(settings).app(run_worker=settings.run_worker)
