@@ -19,6 +19,12 @@ def test_wrong_method_is_a_twilio_shaped_405(server: LiveServer) -> None:
     assert (response.status_code, response.json()["code"], response.json()["status"]) == (405, 20004, 405)
 
 
+def test_a_405_names_the_allowed_methods(http: httpx.Client) -> None:
+    response = http.request("TRACE", "/v2/Conversations")
+    assert response.status_code == 405
+    assert sorted(m.strip() for m in response.headers["allow"].split(",")) == ["GET", "HEAD", "POST"]
+
+
 def test_health_endpoint_answers_ok(server: LiveServer) -> None:
     response = httpx.get(server.url + "/healthz", timeout=10)
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
