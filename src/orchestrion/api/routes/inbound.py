@@ -111,7 +111,12 @@ def inbound_message(params: dict[str, str]) -> InboundMessage:
     )
 
 
-@documented("ReceiveTwilioMessage", "An incoming message, as Twilio posts it to a messaging webhook", tag="Twilio")
+@documented(
+    "ReceiveTwilioMessage",
+    "An incoming message, as Twilio posts it to a messaging webhook",
+    tag="Twilio",
+    security="twilioSignature",
+)
 async def messages(request: Request) -> Response:
     params = await _verified_params(request)
     if params is None:
@@ -121,7 +126,9 @@ async def messages(request: Request) -> Response:
     return _twiml()
 
 
-@documented("ReceiveTwilioStatus", "A message status callback, as Twilio posts it", tag="Twilio")
+@documented(
+    "ReceiveTwilioStatus", "A message status callback, as Twilio posts it", tag="Twilio", security="twilioSignature"
+)
 async def status(request: Request) -> Response:
     params = await _verified_params(request)
     if params is None:
