@@ -5,7 +5,8 @@ together. Each migration run holds a database-wide lock for its whole
 transaction, taken before Alembic reads the current version: a PostgreSQL
 advisory transaction lock, or SQLite's write lock (``BEGIN IMMEDIATE``, waiting
 up to ``SQLITE_MIGRATION_WAIT_S``). One process migrates; the others wait, then
-find the schema at head and do nothing.
+find the schema at head and do nothing. On SQLite the migration also switches the
+file to WAL, which needs the file to itself: done here, where waiting is allowed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def _sqlite_engine(url: str) -> sa.Engine:
     @event.listens_for(engine, "connect")
     def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # WAL is kept in the file: set it here, waiting for the lock like the migration does, so
+        # the servers' own connections (which never wait to write) find it done.
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     @event.listens_for(engine, "begin")
     def _take_the_write_lock(conn: Any) -> None:
