@@ -40,3 +40,12 @@ def new_conversation(account_sid: str, configuration_id: str, *, created_ms: int
         "updated_ms": created_ms,
     }
     return Conversation(**(values | fields))
+
+
+async def public_address(_host: str, _port: int) -> list[str]:
+    """A resolver for webhook senders in tests: every host is hooks.example.com's public address.
+
+    Callback hosts are resolved and checked before every attempt (no link-local or metadata
+    destination); tests that answer with an in-memory transport still need an address that passes.
+    """
+    return ["93.184.215.14"]

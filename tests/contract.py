@@ -8,6 +8,7 @@ reference data kept outside the repository (``../shared/reference``), so
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, Schema
 
 REPO_ROOT: Final[Path] = Path(__file__).resolve().parents[1]
-SPEC_PATH: Final[Path] = REPO_ROOT.parent / "shared" / "reference" / "twilio_conversations_v2.json"
+# ORCHESTRION_TEST_SPEC points elsewhere (the suite's own test of a missing document uses it).
+_DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "reference" / "twilio_conversations_v2.json"
+SPEC_PATH: Final[Path] = Path(os.environ.get("ORCHESTRION_TEST_SPEC") or _DEFAULT_SPEC)
 SPEC_MISSING_REASON: Final[str] = (
     f"OpenAPI reference spec not found at {SPEC_PATH} "
     "(it lives outside the repository in ../shared/reference); "

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 import orchestrion
+from orchestrion import logs
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
@@ -67,7 +68,7 @@ class Runtime:
             serves_api=serves_api,
             dispatcher_slots=settings.worker_concurrency if dispatches else 0,
         )
-        store = Store(Database(settings.database_url, pool_size=size), SecretBox(secret_key))
+        store = Store(Database(settings.database_url.get_secret_value(), pool_size=size), SecretBox(secret_key))
         webhooks = WebhookSender(
             WebhookPolicy(
                 timeout_s=settings.webhook_timeout_s,
@@ -90,7 +91,9 @@ class Runtime:
             studio_execution_ms=int(settings.studio_execution_s * 1000),
             metrics=metrics,
         )
-        limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+        limiter: Limiter = MemoryLimiter()
+        if settings.redis_url is not None:
+            limiter = RedisLimiter(settings.redis_url.get_secret_value())
         limits = Limits(
             requests_per_second=settings.rate_limit_rps,
             burst=settings.rate_limit_burst,
@@ -120,7 +123,10 @@ class Runtime:
             public_url=self.settings.public_url,
             console_key=self._derived_key(b"orchestrion-console-sessions") if self.settings.console else None,
             metrics=self.prometheus,
-            metrics_token=self.settings.metrics_token,
+            metrics_token=None
+            if self.settings.metrics_token is None
+            else self.settings.metrics_token.get_secret_value(),
+            max_body_bytes=self.settings.max_body_bytes,
         )
 
     async def check_database_room(self) -> None:
@@ -154,7 +160,7 @@ class Runtime:
         """Create or update the configured account; with none configured and none stored, make one."""
         s = self.settings
         if s.account_sid and s.auth_token:
-            created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token)
+            created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token.get_secret_value())
             log.info("account_ready", account_sid=s.account_sid, created=created)
         elif await accounts.any_account(self.ctx) is None:
             creds = await accounts.create_account(self.ctx)
@@ -196,12 +202,19 @@ class Runtime:
         await self.check_database_room()
         tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
-            listener = PgListener(self.settings.database_url, JOBS_CHANNEL, self.ctx.wakeup.notify)
+            listener = PgListener(self.settings.database_url.get_secret_value(), JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
+            # None of them outlives the worker: a task left running would be cut off mid-query at exit.
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             await self.ctx.webhooks.aclose()
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
 
     def request_stop(self) -> None:
         """The first request stops claiming and starts the grace period; a second one ends it."""
@@ -210,14 +223,20 @@ class Runtime:
         self._stop.set()
 
     async def stop(self) -> None:
+        """Stop the background tasks, then release every resource, whatever failed before or on the way."""
         self._stop.set()
-        if self._worker_task is not None:
-            await self._worker_task
-        if self._clock_task is not None:
-            await self._clock_task
-        await self.limits.limiter.close()
-        await self.ctx.webhooks.aclose()
-        await self.ctx.store.close()
+        for task in (self._worker_task, self._clock_task):
+            if task is None:
+                continue
+            try:
+                await task
+            except Exception:
+                log.exception("background_task_failed")
+        for close in (self.limits.limiter.close, self.ctx.webhooks.aclose, self.ctx.store.close):
+            try:
+                await close()
+            except Exception:
+                log.exception("close_failed", resource=close.__qualname__)
 
     def app(self, *, run_worker: bool) -> ASGIApp:
         @contextlib.asynccontextmanager
@@ -236,6 +255,10 @@ class Runtime:
 
 
 def app_from_env() -> ASGIApp:
-    """Factory for ``uvicorn --factory`` in multi-process mode: settings come from the environment."""
+    """Factory for ``uvicorn --factory`` in multi-process mode: settings come from the environment.
+
+    Each API process is started afresh (spawned), so this is its entry point: it configures logging.
+    """
     settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
     return Runtime.build(settings).app(run_worker=settings.run_worker)

@@ -1,6 +1,15 @@
-"""Settings: read once, at the edge (the CLI), into one typed object.
+"""Settings: read once, at the edge (the CLI), into one typed, validated object.
 
-Secrets are kept out of ``repr`` so they never reach a log line.
+One field per setting; its environment variable is ``ORCHESTRION_`` + the
+field's name in capitals (pydantic-settings derives it, so a new field needs
+no parsing code). ``Settings.from_env`` reads the environment (or a given
+mapping) and turns every invalid value into one ``SettingsError`` that names
+its variables. ``Settings(...)`` with keyword arguments reads nothing but
+its arguments (tests build settings that way), and validates them the same.
+
+Secrets never reach a ``repr`` or a log line: the auth token and the secret
+key are ``SecretStr``; the database and Redis URLs are ``SecretUrl``, shown
+with their password masked (``get_secret_value()`` gives the real one).
 """
 
 from __future__ import annotations
@@ -8,183 +17,205 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    Secret,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
+ENV_PREFIX = "ORCHESTRION_"
 DEFAULT_DATABASE_URL = "sqlite:///orchestrion.db"
+_MASK = "***"
 
 
 class SettingsError(ValueError):
     """A setting from the environment or command line is invalid."""
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def redact_url(url: str) -> str:
+    """``url`` with any password (in the authority or a ``password`` query parameter) masked."""
     try:
-        value = float(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from error
-    if value < 0:
-        raise SettingsError(f"{name} must not be negative, got {value}")
-    return value
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return _MASK
+    netloc, query = parts.netloc, parts.query
+    if password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{_MASK}@{hostport}"
+    if "password" in query.lower():
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, _MASK if k.lower() == "password" else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to hide (and sqlite:///file keeps its form)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from error
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
-    return value
+class SecretUrl(Secret[str]):
+    """A URL that may hold a password: ``str`` and ``repr`` show it with the password masked."""
+
+    def _display(self) -> str:
+        return redact_url(self.get_secret_value())
 
 
-def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
-    return _int(env, name, minimum, minimum) if env.get(name) else None
+def _scheme_in(*schemes: str) -> Any:
+    def check(url: SecretUrl) -> SecretUrl:
+        scheme = urlsplit(url.get_secret_value()).scheme.split("+", 1)[0].lower()
+        if scheme not in schemes:
+            raise ValueError(f"the URL must start with {' or '.join(s + '://' for s in schemes)}")
+        return url
+
+    return AfterValidator(check)
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    host: str = "127.0.0.1"
-    port: int = 8080
-    account_sid: str | None = None
-    auth_token: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+DatabaseUrlSetting = Annotated[SecretUrl, _scheme_in("sqlite", "postgresql", "postgres")]
+RedisUrlSetting = Annotated[SecretUrl, _scheme_in("redis", "rediss", "unix")]
+LogLevel = Annotated[Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)]
+LogFormat = Annotated[Literal["console", "json"], BeforeValidator(_lower)]
+AccountSid = Annotated[str, Field(pattern=r"^AC[0-9a-fA-F]{32}$")]
+
+
+class _Environment(EnvSettingsSource):
+    """The environment-variable source, over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # VAR= means "not set"
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    database_url: DatabaseUrlSetting = SecretUrl(DEFAULT_DATABASE_URL)
+    host: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    account_sid: AccountSid | None = None
+    auth_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
     secret_key_file: Path = Path("orchestrion.key")
-    sandbox_step_ms: int = 50
-    studio_execution_s: float = 60.0
-    log_level: str = "info"
-    log_format: str = "console"
+    sandbox_step_ms: NonNegativeInt = 50
+    # How long a Studio Flow Execution of the stand-in stays active before it reads ended.
+    studio_execution_s: NonNegativeFloat = 60.0
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "console"
     run_worker: bool = True
-    worker_concurrency: int = 16
-    job_lease_ms: int = 30_000
-    max_body_bytes: int = 1024 * 1024
-    redis_url: str | None = field(default=None, repr=False)
-    rate_limit_rps: float = 0.0
-    rate_limit_burst: int = 0
-    rate_limit_concurrency: int = 100
-    actions_per_conversation_per_second: float = 30.0
+    worker_concurrency: Annotated[int, Field(ge=1)] = 16
+    # Slots of one job class (None: worker_concurrency): sends, webhook deliveries, timers and operations.
+    worker_concurrency_sends: Annotated[int, Field(ge=1)] | None = None
+    worker_concurrency_webhooks: Annotated[int, Field(ge=1)] | None = None
+    worker_concurrency_timers: Annotated[int, Field(ge=1)] | None = None
+    # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
+    shutdown_grace_s: NonNegativeFloat = 20.0
+    # The longest wait between two attempts of a failing job (the backoff's cap).
+    retry_max_delay_s: NonNegativeFloat = 60.0
+    job_lease_ms: Annotated[int, Field(ge=100)] = 30_000
+    # The largest request body the API reads (413 above it).
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # PostgreSQL connections per process, never more (store.pool): 0 derives the pool from what the
+    # process runs, db_api_connections for its API plus one per dispatcher slot.
+    db_pool_size: NonNegativeInt = 0
+    db_api_connections: Annotated[int, Field(ge=1)] = 10
+    redis_url: RedisUrlSetting | None = None
+    rate_limit_rps: NonNegativeFloat = 0.0
+    rate_limit_burst: NonNegativeInt = 0
+    rate_limit_concurrency: NonNegativeInt = 100
+    actions_per_conversation_per_second: NonNegativeFloat = 30.0
     # Status callbacks: one attempt's timeout, how many attempts and for how long, where to.
-    webhook_timeout_s: float = 10.0
-    webhook_max_attempts: int = 10
-    webhook_max_age_s: float = 3600.0
+    webhook_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    webhook_max_attempts: Annotated[int, Field(ge=1)] = 10
+    webhook_max_age_s: NonNegativeFloat = 3600.0
     webhook_public_only: bool = False
-    webhook_log_retention_s: float = 7 * 24 * 3600.0
+    webhook_log_retention_s: NonNegativeFloat = 7 * 24 * 3600.0
     # The test clock (POST /sandbox/clock/advance): for emulators and tests only.
     test_clock: bool = False
     test_clock_allow_postgres: bool = False
     # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
-    public_url: str | None = None
-    # --- The dispatcher (one block, for the port to pydantic-settings): slots per job class
-    # (None: worker_concurrency).
-    worker_concurrency_sends: int | None = None
-    worker_concurrency_webhooks: int | None = None
-    worker_concurrency_timers: int | None = None
-    # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
-    shutdown_grace_s: float = 20.0
-    # The longest wait between two attempts of a failing job (the backoff's cap).
-    retry_max_delay_s: float = 60.0
-    # PostgreSQL connections per process, never more (store.pool): 0 derives the pool from what the
-    # process runs, db_api_connections for its API plus one per dispatcher slot.
-    db_pool_size: int = 0
-    db_api_connections: int = 10
-    # Seeing it (issue 11): the console at /console, Prometheus metrics at /metrics.
+    public_url: Annotated[str | None, AfterValidator(lambda v: (v or "").rstrip("/") or None)] = None
+    # Seeing it: the console at /console, Prometheus metrics at /metrics (optionally behind a bearer token).
     console: bool = True
     metrics: bool = True
-    metrics_token: str | None = field(default=None, repr=False)
-    # prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR; `serve --workers N` makes one per run).
-    metrics_multiprocess_dir: str | None = None
+    metrics_token: SecretStr | None = None
+    # prometheus-client's multiprocess directory: its own variable, PROMETHEUS_MULTIPROC_DIR
+    # (`serve --workers N` makes one per run when it is not set).
+    metrics_multiprocess_dir: str | None = Field(
+        default=None, validation_alias=AliasChoices("metrics_multiprocess_dir", "PROMETHEUS_MULTIPROC_DIR")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Direct construction reads only its arguments; ``from_env`` hands over the environment.
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _account_pair(self) -> Settings:
+        if (self.account_sid is None) != (self.auth_token is None):
+            raise ValueError(f"set both {ENV_PREFIX}ACCOUNT_SID and {ENV_PREFIX}AUTH_TOKEN, or neither")
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        account_sid = env.get("ORCHESTRION_ACCOUNT_SID") or None
-        auth_token = env.get("ORCHESTRION_AUTH_TOKEN") or None
-        if (account_sid is None) != (auth_token is None):
-            raise SettingsError("Set both ORCHESTRION_ACCOUNT_SID and ORCHESTRION_AUTH_TOKEN, or neither")
-        if account_sid is not None and not (account_sid.startswith("AC") and len(account_sid) == 34):
-            raise SettingsError("ORCHESTRION_ACCOUNT_SID must be AC followed by 32 hex characters")
-        log_format = env.get("ORCHESTRION_LOG_FORMAT", "console")
-        if log_format not in ("console", "json"):
-            raise SettingsError("ORCHESTRION_LOG_FORMAT must be console or json")
-        settings = cls(
-            database_url=env.get("ORCHESTRION_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            host=env.get("ORCHESTRION_HOST") or "127.0.0.1",
-            port=_int(env, "ORCHESTRION_PORT", 8080, 0),
-            account_sid=account_sid,
-            auth_token=auth_token,
-            secret_key=env.get("ORCHESTRION_SECRET_KEY") or None,
-            secret_key_file=Path(env.get("ORCHESTRION_SECRET_KEY_FILE") or "orchestrion.key"),
-            sandbox_step_ms=_int(env, "ORCHESTRION_SANDBOX_STEP_MS", 50),
-            studio_execution_s=_float(env, "ORCHESTRION_STUDIO_EXECUTION_S", 60.0),
-            log_level=(env.get("ORCHESTRION_LOG_LEVEL") or "info").lower(),
-            log_format=log_format,
-            run_worker=(env.get("ORCHESTRION_RUN_WORKER") or "1") not in ("0", "false", "no"),
-            worker_concurrency=_int(env, "ORCHESTRION_WORKER_CONCURRENCY", 16, 1),
-            job_lease_ms=_int(env, "ORCHESTRION_JOB_LEASE_MS", 30_000, 100),
-            redis_url=env.get("ORCHESTRION_REDIS_URL") or None,
-            rate_limit_rps=_float(env, "ORCHESTRION_RATE_LIMIT_RPS", 0.0),
-            rate_limit_burst=_int(env, "ORCHESTRION_RATE_LIMIT_BURST", 0),
-            rate_limit_concurrency=_int(env, "ORCHESTRION_RATE_LIMIT_CONCURRENCY", 100),
-            actions_per_conversation_per_second=_float(env, "ORCHESTRION_ACTIONS_PER_CONVERSATION_PER_SECOND", 30.0),
-            webhook_timeout_s=_float(env, "ORCHESTRION_WEBHOOK_TIMEOUT_S", 10.0),
-            webhook_max_attempts=_int(env, "ORCHESTRION_WEBHOOK_MAX_ATTEMPTS", 10, 1),
-            webhook_max_age_s=_float(env, "ORCHESTRION_WEBHOOK_MAX_AGE_S", 3600.0),
-            webhook_public_only=_bool(env, "ORCHESTRION_WEBHOOK_PUBLIC_ONLY", False),
-            webhook_log_retention_s=_float(env, "ORCHESTRION_WEBHOOK_LOG_RETENTION_S", 7 * 24 * 3600.0),
-            test_clock=_bool(env, "ORCHESTRION_TEST_CLOCK", False),
-            test_clock_allow_postgres=_bool(env, "ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES", False),
-            public_url=(env.get("ORCHESTRION_PUBLIC_URL") or "").rstrip("/") or None,
-            # --- The dispatcher.
-            worker_concurrency_sends=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_SENDS", 1),
-            worker_concurrency_webhooks=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_WEBHOOKS", 1),
-            worker_concurrency_timers=_optional_int(env, "ORCHESTRION_WORKER_CONCURRENCY_TIMERS", 1),
-            shutdown_grace_s=_float(env, "ORCHESTRION_SHUTDOWN_GRACE_S", 20.0),
-            retry_max_delay_s=_float(env, "ORCHESTRION_RETRY_MAX_DELAY_S", 60.0),
-            db_pool_size=_int(env, "ORCHESTRION_DB_POOL_SIZE", 0),
-            db_api_connections=_int(env, "ORCHESTRION_DB_API_CONNECTIONS", 10, 1),
-            console=_bool(env, "ORCHESTRION_CONSOLE", True),
-            metrics=_bool(env, "ORCHESTRION_METRICS", True),
-            metrics_token=env.get("ORCHESTRION_METRICS_TOKEN") or None,
-            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
-        )
+        """The settings the environment (or ``env``) gives; SettingsError naming each invalid variable."""
+        values = _Environment(cls, os.environ if env is None else env)()
+        settings = _validated(cls, values)
         settings.check_test_clock()
-        if settings.webhook_timeout_s <= 0:
-            raise SettingsError("ORCHESTRION_WEBHOOK_TIMEOUT_S must be more than 0")
         return settings
 
     def check_test_clock(self) -> None:
         """The test clock moves every process's time: refuse it where a production deployment runs."""
-        if self.test_clock and not self.database_url.startswith("sqlite") and not self.test_clock_allow_postgres:
+        if self.test_clock and self.backend != "sqlite" and not self.test_clock_allow_postgres:
             raise SettingsError(
                 "ORCHESTRION_TEST_CLOCK is for emulators and tests: with a database other than SQLite, "
                 "also set ORCHESTRION_TEST_CLOCK_ALLOW_POSTGRES=1 to confirm this deployment is not production"
             )
 
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.database_url.get_secret_value().startswith("sqlite") else "postgresql"
+
     def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+        """A copy with the given settings changed (None: keep), validated like the environment's."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update({k: v for k, v in changes.items() if v is not None})
+        return _validated(type(self), values)
 
     def resolve_secret_key(self) -> str:
         """The key that encrypts secrets at rest: from the environment, else a key file made on first use."""
-        if self.secret_key:
-            return self.secret_key
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
         path = self.secret_key_file
         if path.exists():
             return path.read_text().strip()
@@ -194,3 +225,27 @@ class Settings:
         with os.fdopen(fd, "w") as handle:
             handle.write(key + "\n")
         return key
+
+
+_SECRET_FIELDS = frozenset({"database_url", "redis_url", "auth_token", "secret_key", "metrics_token"})
+
+
+def _validated(cls: type[Settings], values: Mapping[str, Any]) -> Settings:
+    try:
+        return cls(**values)
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each invalid variable; a secret's value is never repeated."""
+    problems: list[str] = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        if not field:
+            problems.append(message)
+            continue
+        shown = "" if field in _SECRET_FIELDS else f" (got {item['input']!r})"
+        problems.append(f"{ENV_PREFIX}{field.upper()}: {message}{shown}")
+    return "; ".join(problems)

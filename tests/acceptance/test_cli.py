@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SECRET_KEY, free_port
+from tests.conftest import SECRET_KEY, free_port, postgres_database
 
 ORCHESTRION = str(Path(sys.executable).parent / "orchestrion")
 
@@ -26,8 +26,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ORCHESTRION_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
         ORCHESTRION_SECRET_KEY=SECRET_KEY,
         ORCHESTRION_LOG_LEVEL="warning",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -130,3 +130,91 @@ def test_serve_keeps_an_idle_connection_open_longer_than_clients_keep_theirs(ser
         time.sleep(6)  # idle past the clients' reuse limit, and past uvicorn's default keep-alive of 5 s
         sock.sendall(request)
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("orchestrion: ")
+    return lines[0]
+
+
+def test_an_api_key_for_an_unknown_account_is_a_one_line_failure(tmp_path: Path) -> None:
+    result = _run(tmp_path, "accounts", "keys", "create", "ACnope")
+    assert result.returncode == 1
+    assert "ACnope" in _one_line_error(result)
+
+
+@pytest.mark.parametrize("args", [["serve", "--port", "eighty"], ["frobnicate"], ["accounts"], ["worker", "--bogus"]])
+def test_a_usage_error_is_one_line_and_exit_status_2(tmp_path: Path, args: list[str]) -> None:
+    result = _run(tmp_path, *args)
+    assert result.returncode == 2
+    _one_line_error(result)
+
+
+def test_an_unreachable_database_is_a_one_line_failure(tmp_path: Path) -> None:
+    result = _run(tmp_path, "migrate", "--database-url", f"postgresql://orch:secret-pw@127.0.0.1:{free_port()}/none")
+    assert result.returncode == 1
+    line = _one_line_error(result)
+    assert "cannot migrate" in line and "secret-pw" not in line
+
+
+def test_a_port_in_use_is_a_one_line_failure_and_starts_no_dispatcher(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(tmp_path, "serve", "--port", str(port), ORCHESTRION_LOG_LEVEL="info")
+    assert result.returncode == 1
+    assert "dispatcher_started" not in result.stderr and "listening" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_line_error(result)
+
+
+def test_listening_is_printed_once_the_port_takes_connections(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [ORCHESTRION, "serve", "--port", str(port)],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen: list[str] = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "listening" in line:
+                break
+        assert any("listening" in line for line in seen), "".join(seen)
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            pass  # accepted: the port was bound before the line was printed
+        startup = [next(proc.stderr) for _ in range(3)]
+        assert startup[0].split() == ["database:", f"sqlite:///{tmp_path / 'cli.db'}"]
+        assert startup[1].split() == ["secret", "key:", "from", "ORCHESTRION_SECRET_KEY"]
+        assert startup[2].split()[:3] == ["dispatcher:", "16", "jobs"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_startup_lines_never_show_the_database_password(tmp_path: Path) -> None:
+    for url in postgres_database():
+        with_password = url.replace("postgresql://postgres@", "postgresql://postgres:secret-pw@")
+        proc = subprocess.Popen(
+            [ORCHESTRION, "serve", "--port", str(free_port()), "--no-worker"],
+            env=_env(tmp_path, ORCHESTRION_DATABASE_URL=with_password),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            lines = [next(proc.stderr) for _ in range(4)]
+        finally:
+            proc.terminate()
+            rest = proc.communicate(timeout=30)[1]
+        assert "secret-pw" not in "".join(lines) + rest
+        assert lines[1].split() == ["database:", with_password.replace("secret-pw", "***")]
+        assert lines[3].split() == ["dispatcher:", "off", "(run", "`orchestrion", "worker`)"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Credentials, LiveServer, test_settings
 
 
 def test_unknown_route_is_a_twilio_shaped_404(http: httpx.Client) -> None:
@@ -17,6 +17,12 @@ def test_unknown_route_is_a_twilio_shaped_404(http: httpx.Client) -> None:
 def test_wrong_method_is_a_twilio_shaped_405(server: LiveServer) -> None:
     response = httpx.request("PATCH", server.url + "/healthz", timeout=10)
     assert (response.status_code, response.json()["code"], response.json()["status"]) == (405, 20004, 405)
+
+
+def test_a_405_names_the_allowed_methods(http: httpx.Client) -> None:
+    response = http.request("TRACE", "/v2/Conversations")
+    assert response.status_code == 405
+    assert sorted(m.strip() for m in response.headers["allow"].split(",")) == ["GET", "HEAD", "POST"]
 
 
 def test_health_endpoint_answers_ok(server: LiveServer) -> None:
@@ -39,3 +45,22 @@ def test_openapi_document_lists_every_v2_route(server: LiveServer) -> None:
         ("/v2/Conversations/{ConversationId}/Actions/{ActionId}", "get"),
     ]:
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from /openapi.json"
+
+
+def test_the_body_limit_is_the_max_body_bytes_setting(database_url: str, account: Credentials) -> None:
+    live = LiveServer(test_settings(database_url, max_body_bytes=2048)).start(run_worker=False)
+    try:
+        auth = (account.account_sid, account.auth_token)
+
+        def post(size: int) -> httpx.Response:
+            body = b'{"configurationId": "' + b"x" * (size - 23) + b'"}'
+            assert len(body) == size
+            headers = {"Content-Type": "application/json"}
+            return httpx.post(live.url + "/v2/Conversations", content=body, headers=headers, auth=auth, timeout=10)
+
+        assert post(2048).status_code == 400  # read whole, then refused for its content
+        refused = post(2049)
+        assert (refused.status_code, refused.json()["code"]) == (413, 20001)
+        assert "2048 bytes" in refused.json()["message"]
+    finally:
+        live.stop()

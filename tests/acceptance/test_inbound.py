@@ -288,6 +288,19 @@ def test_a_wrongly_signed_status_callback_is_refused_with_no_effect(
     assert fetch(client, conversation.id, action.id).status == "PENDING"
 
 
+@pytest.mark.parametrize("reported", ["failed", "delivered"])
+def test_a_status_callback_cannot_move_another_accounts_action(
+    server: LiveServer, account: Credentials, other_account: Credentials, other_client: Any, reported: str
+) -> None:
+    conversation = create_conversation(other_client, configure(other_client))
+    action = send(other_client, conversation.id, channel_settings=SLOW)
+    sid = wait_for(lambda: fetch(other_client, conversation.id, action.id).related.get("messageSid"), "the SID")
+    params = {"MessageSid": sid, "MessageStatus": reported, "ErrorCode": "30003"}
+    # Signed by its own account, for its own path, naming the other account's message.
+    assert post_signed(server, account, "status", params).status_code == 200
+    assert fetch(other_client, conversation.id, action.id).status == "PENDING"
+
+
 def test_a_status_callback_for_an_unknown_message_is_answered_and_ignored(
     server: LiveServer, account: Credentials
 ) -> None:

@@ -157,6 +157,22 @@ def test_other_conversations_are_not_held_back_by_a_busy_one(
     assert _send(server, account, quiet, 3).status_code == 202
 
 
+def test_another_account_cannot_spend_a_conversations_action_limit(
+    servers: list[LiveServer], database_url: str, account: Credentials, other_account: Credentials
+) -> None:
+    servers.append(server := _server(database_url, actions_per_conversation_per_second=0.05, rate_limit_burst=2))
+    configuration_id = make_configuration(database_url, account.account_sid)
+    auth = (account.account_sid, account.auth_token)
+    mine = httpx.post(server.url + "/v2/Conversations", json={"configurationId": configuration_id}, auth=auth).json()
+
+    intruder = [_send(server, other_account, mine["id"], n).status_code for n in range(6)]
+    unknown = [_send(server, other_account, "conv_conversation_" + "0" * 26, n).status_code for n in range(6)]
+
+    assert intruder == [404] * 6, "another account's conversation must only ever be a 404"
+    assert unknown == [404] * 6, "an unknown conversation must only ever be a 404"
+    assert [_send(server, account, mine["id"], n).status_code for n in range(2)] == [202, 202]
+
+
 def test_two_servers_sharing_redis_share_one_account_limit(
     servers: list[LiveServer], database_url: str, account: Credentials
 ) -> None:

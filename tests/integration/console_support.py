@@ -25,7 +25,7 @@ from orchestrion.services.context import Context
 from orchestrion.services.jobs import build_handlers
 from orchestrion.store.store import Store
 from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
-from tests.builders import new_configuration
+from tests.builders import new_configuration, public_address
 from tests.integration.dispatch_support import ManualClock, run_until_idle
 
 START_MS = 1_900_000_000_000
@@ -80,7 +80,9 @@ async def world_on(store: Store, **settings: Any) -> AsyncIterator[World]:
         received.append(request)
         return httpx.Response(answer[0])
 
-    sender = WebhookSender(WebhookPolicy(timeout_s=1.0, max_attempts=2), transport=httpx.MockTransport(receive))
+    sender = WebhookSender(
+        WebhookPolicy(timeout_s=1.0, max_attempts=2), transport=httpx.MockTransport(receive), resolver=public_address
+    )
     ctx = Context(store=store, clock=clock, webhooks=sender, sandbox_step_ms=10)
     account = Account(sid=ids.new_account_sid(), auth_token=ids.new_secret(), created_ms=START_MS)
     configuration = new_configuration(account.sid, statusCallbacks=[{"url": HOOK, "method": "POST"}], **settings)

@@ -26,6 +26,7 @@ from orchestrion.services.context import Context
 from orchestrion.services.webhooks import DELIVER_JOB, DeliveryHandler
 from orchestrion.store.store import Store
 from orchestrion.webhooks.sender import WebhookPolicy, WebhookSender
+from tests.builders import public_address
 from tests.integration.dispatch_support import ManualClock, run_until_idle
 
 START_MS = 1_900_000_000_000
@@ -107,7 +108,8 @@ async def webhook_world(store: Store) -> AsyncIterator[World]:
         return httpx.Response(answers.pop(0) if len(answers) > 1 else answers[0])
 
     policy = WebhookPolicy(timeout_s=1.0, max_attempts=MAX_ATTEMPTS, max_age_ms=MAX_AGE_MS)
-    sender = WebhookSender(policy, transport=httpx.MockTransport(receive))
+
+    sender = WebhookSender(policy, transport=httpx.MockTransport(receive), resolver=public_address)
     ctx = Context(store=store, clock=clock, webhooks=sender)
     account = Account(sid=ids.new_account_sid(), auth_token=ids.new_secret(), created_ms=START_MS)
     async with store.write() as tx:

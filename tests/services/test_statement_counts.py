@@ -70,4 +70,3 @@ async def test_the_polled_status_read_is_one_statement_outside_any_transaction(w
     async with world.sql.window() as seen:
         await actions.get_action(world.ctx, world.account_sid, cid, created["id"])
     assert (len(seen.statements), seen.write_transactions, len(seen.all)) == (1, 0, 1), seen.summary()
-

@@ -24,7 +24,7 @@ def test_each_can_be_turned_off() -> None:
 
 def test_the_metrics_token_stays_out_of_the_repr() -> None:
     settings = Settings.from_env({"ORCHESTRION_METRICS_TOKEN": "s3cret-token"})
-    assert settings.metrics_token == "s3cret-token"
+    assert settings.metrics_token is not None and settings.metrics_token.get_secret_value() == "s3cret-token"
     assert "s3cret-token" not in repr(settings)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.contract import SPEC_MISSING_REASON, ContractChecker
+from tests.conftest import require_reference
+from tests.contract import ContractChecker
 
 CONVERSATION_ID = "conv_conversation_01jq7z8k9m0n1p2q3r4s5t6v7w"
 ACTION_ID = "conv_action_01jq7z8k9m0n1p2q3r4s5t6v7w"
@@ -19,17 +20,17 @@ CONVERSATION_PATH = f"/v2/Conversations/{CONVERSATION_ID}"
 
 @pytest.fixture(scope="module")
 def checker() -> ContractChecker:
+    require_reference()
     loaded = ContractChecker.load()
-    if loaded is None:
-        pytest.skip(SPEC_MISSING_REASON)
+    assert loaded is not None
     return loaded
 
 
 @pytest.fixture
 def fresh_checker() -> ContractChecker:
+    require_reference()
     loaded = ContractChecker.load()
-    if loaded is None:
-        pytest.skip(SPEC_MISSING_REASON)
+    assert loaded is not None
     return loaded
 
 

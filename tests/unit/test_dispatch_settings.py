@@ -30,7 +30,9 @@ def test_the_worker_command_concurrency_replaces_the_general_setting_only() -> N
 
 
 def test_a_class_needs_at_least_one_slot() -> None:
-    with pytest.raises(SettingsError, match="ORCHESTRION_WORKER_CONCURRENCY_SENDS must be at least 1"):
+    with pytest.raises(
+        SettingsError, match="ORCHESTRION_WORKER_CONCURRENCY_SENDS: Input should be greater than or equal to 1"
+    ):
         Settings.from_env({"ORCHESTRION_WORKER_CONCURRENCY_SENDS": "0"})
 
 

@@ -121,7 +121,7 @@ def test_non_http_urls_are_refused_even_by_default(url: str) -> None:
         ("https://10.1.2.3/h", "private"),
         ("https://192.168.0.10/h", "private"),
         ("https://172.16.5.4/h", "private"),
-        ("https://169.254.169.254/latest/meta-data", "private"),
+        ("https://169.254.169.254/latest/meta-data", "metadata"),
         ("https://[fd00::1]/h", "private"),
         ("https://[::ffff:10.0.0.1]/h", "private"),
         ("https://0.0.0.0/h", "private"),
@@ -140,7 +140,46 @@ def test_public_only_accepts_https_to_public_names_and_addresses(url: str) -> No
 
 @pytest.mark.parametrize(("address", "public"), [("8.8.8.8", True), ("127.0.0.2", False), ("fe80::1%eth0", False)])
 def test_addresses_are_judged_public_or_not(address: str, public: bool) -> None:
-    assert (address_refusal(address) is None) is public
+    assert (address_refusal(address, public_only=True) is None) is public
+
+
+ALWAYS_REFUSED = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.170.2/v2/credentials",
+    "https://169.254.0.1/h",
+    "http://[fe80::1]/h",
+    "http://[fe80::a9fe:a9fe%25eth0]/h",
+    "http://[febf:ffff::1]/h",
+    "http://[fd00:ec2::254]/latest",
+    "http://[::ffff:169.254.169.254]/latest",
+    "http://[::ffff:a9fe:a9fe]/latest",
+    "http://[::169.254.169.254]/latest",
+    "http://[64:ff9b::a9fe:a9fe]/latest",
+    "http://[2002:a9fe:a9fe::1]/latest",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://METADATA.google.internal./computeMetadata/v1/",
+    "http://metadata/computeMetadata/v1/",
+    "http://100.100.100.200/latest/meta-data",
+    "http://192.0.0.192/opc/v2/instance/",
+    "http://168.63.129.16/machine",
+]
+
+
+@pytest.mark.parametrize("public_only", [False, True])
+@pytest.mark.parametrize("url", ALWAYS_REFUSED)
+def test_link_local_and_cloud_metadata_destinations_are_refused_in_every_mode(url: str, public_only: bool) -> None:
+    assert url_refusal(url, public_only=public_only) is not None
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1%eth0", "fd00:ec2::254", "::ffff:169.254.1.1"])
+def test_link_local_and_metadata_addresses_are_refused_in_every_mode(address: str) -> None:
+    reason = address_refusal(address, public_only=False)
+    assert reason is not None and "link-local or cloud metadata" in reason
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.0.0.1", "192.168.1.20", "8.8.8.8", "fd00::1"])
+def test_local_and_private_addresses_are_allowed_by_default(address: str) -> None:
+    assert address_refusal(address, public_only=False) is None
 
 
 def test_callbacks_come_from_the_configuration_when_the_conversation_has_none() -> None:

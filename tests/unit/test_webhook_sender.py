@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from orchestrion.webhooks.envelope import envelope
 from orchestrion.webhooks.sender import Outbound, Outcome, WebhookPolicy, WebhookSender
+from tests.builders import public_address
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -37,13 +38,18 @@ async def send_with(
         return answer(request)
 
     async def resolver(host: str, port: int) -> list[str]:
-        return addresses or ["93.184.215.14"]
+        return addresses or await public_address(host, port)
 
     sender = WebhookSender(policy, transport=httpx.MockTransport(handler), resolver=resolver)
     try:
         return await sender.send(out or outbound()), seen
     finally:
         await sender.aclose()
+
+
+def as_received(request: httpx.Request) -> str:
+    """The URL the receiver sees: the connection goes to the checked address, the Host header keeps the name."""
+    return str(request.url.copy_with(netloc=request.headers["host"].encode()))
 
 
 def ok(_request: httpx.Request) -> httpx.Response:
@@ -56,7 +62,7 @@ async def test_post_sends_the_exact_envelope_signed_like_twilio() -> None:
     assert request.method == "POST"
     assert request.content == BODY.encode()
     assert request.headers["content-type"] == "application/json"
-    assert RequestValidator(TOKEN).validate(str(request.url), BODY, request.headers["x-twilio-signature"])
+    assert RequestValidator(TOKEN).validate(as_received(request), BODY, request.headers["x-twilio-signature"])
 
 
 async def test_every_request_names_its_event_and_attempt() -> None:
@@ -70,12 +76,12 @@ async def test_get_carries_the_envelope_in_the_query_and_signs_the_full_url() ->
     outcome, [request] = await send_with(ok, outbound(method="GET"))
     assert outcome.delivered
     assert request.method == "GET" and request.content == b""
-    query = parse_qs(urlsplit(str(request.url)).query)
+    query = parse_qs(urlsplit(as_received(request)).query)
     assert query["tenant"] == ["7"]
     assert query["EventType"] == ["CONVERSATION_CREATED"]
     assert query["Timestamp"] == ["2026-03-30T10:30:00Z"]
     assert query["Data"] == ['{"id":"conv_conversation_x","name":"Ada & Bob"}']
-    assert RequestValidator(TOKEN).validate(str(request.url), {}, request.headers["x-twilio-signature"])
+    assert RequestValidator(TOKEN).validate(as_received(request), {}, request.headers["x-twilio-signature"])
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (400, False), (404, False), (302, False)])
@@ -104,7 +110,7 @@ async def test_an_attempt_is_cut_at_twice_the_timeout_and_is_retryable() -> None
         await release.wait()
         return httpx.Response(200)
 
-    sender = WebhookSender(WebhookPolicy(timeout_s=0.05), transport=httpx.MockTransport(stall))
+    sender = WebhookSender(WebhookPolicy(timeout_s=0.05), transport=httpx.MockTransport(stall), resolver=public_address)
     try:
         outcome = await sender.send(outbound())
     finally:
@@ -173,9 +179,42 @@ async def test_check_url_accepts_a_name_that_does_not_resolve_yet() -> None:
     assert await sender.check_url("https://not-yet.example.com/hooks") is None
 
 
-async def test_check_url_does_not_resolve_by_default() -> None:
+async def test_check_url_never_resolves_an_ip_address() -> None:
     async def never(host: str, port: int) -> list[str]:
         raise AssertionError("resolved")
 
     sender = WebhookSender(WebhookPolicy(), resolver=never)
     assert await sender.check_url("http://127.0.0.1:9/hooks") is None
+
+
+async def test_check_url_refuses_a_name_resolving_to_a_metadata_address_by_default() -> None:
+    async def metadata(host: str, port: int) -> list[str]:
+        return ["10.0.0.5", "169.254.169.254"]
+
+    sender = WebhookSender(WebhookPolicy(), resolver=metadata)
+    reason = await sender.check_url("http://hooks.internal.example/h")
+    assert reason is not None and "169.254.169.254" in reason
+
+
+async def test_by_default_a_name_resolving_to_a_metadata_address_is_refused_at_delivery() -> None:
+    outcome, seen = await send_with(ok, outbound("http://rebinding.example/h"), addresses=["169.254.169.254"])
+    assert seen == [] and not outcome.retryable
+    assert outcome.error is not None and "169.254.169.254" in outcome.error
+
+
+async def test_by_default_the_connection_goes_to_the_checked_address_keeping_the_name() -> None:
+    outcome, [request] = await send_with(ok, outbound("http://hooks.example.com:8080/h"), addresses=["10.0.0.7"])
+    assert outcome.delivered
+    assert (request.url.host, request.url.port) == ("10.0.0.7", 8080)
+    assert request.headers["host"] == "hooks.example.com:8080"
+
+
+async def test_the_next_checked_address_is_tried_when_one_refuses_connections() -> None:
+    def first_unreachable(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "::1":
+            raise httpx.ConnectError("Connection refused")
+        return httpx.Response(204)
+
+    outcome, seen = await send_with(first_unreachable, outbound("http://localhost:9/h"), addresses=["::1", "127.0.0.1"])
+    assert outcome.delivered
+    assert [r.url.host for r in seen] == ["::1", "127.0.0.1"]

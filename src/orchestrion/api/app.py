@@ -1,10 +1,15 @@
-"""The ASGI application: routes, error translation, body limits."""
+"""The ASGI application: routes, error translation, and the middleware stack (Starlette's own).
+
+Outermost first: ``AccessLog`` (request id, access line, last line of defence
+against an unexpected error), ``RequestMetrics`` (when metrics are on, so the
+gate's refusals are counted too), ``Gate`` (authentication and per-account
+limits before routing), then Starlette's exception middleware and the router.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import orjson
 import structlog
@@ -13,9 +18,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from orchestrion.api import console, errors
+from orchestrion.api.access import AccessLog
 from orchestrion.api.context import ApiState
 from orchestrion.api.gate import Gate
 from orchestrion.api.jsonio import JSONResponse
@@ -24,32 +30,6 @@ from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
 
 log = structlog.get_logger("orchestrion.api")
-
-
-class CatchAll:
-    """Last line of defence: any unexpected error becomes a Twilio-shaped 500."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("request_failed", method=scope.get("method"), path=scope.get("path"))
-            if not started:
-                await errors.error_response(500, 20500, "Internal server error")(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -80,11 +60,13 @@ def create_app(
         *ROUTES,
         *extra_routes,
     ]
-    # Metrics outermost, so requests the gate refuses are counted too; none at all when metrics are off.
-    middleware = [Middleware(Gate, api=api)]
-    if api.metrics is not None:
+    middleware = [
+        Middleware(AccessLog),  # outermost: sees every answer, including the gate's refusals
+        Middleware(Gate, api=api),
+    ]
+    if api.metrics is not None:  # none at all when metrics are off
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
-        middleware.insert(0, Middleware(RequestMetrics, metrics=api.ctx.metrics))
+        middleware.insert(1, Middleware(RequestMetrics, metrics=api.ctx.metrics))
     if api.console_key is not None:
         routes += console.routes()
     app = Starlette(
@@ -93,4 +75,4 @@ def create_app(
     app.state.api = api
     if api.console_key is not None:
         app.state.console = console.build(api.console_key)
-    return CatchAll(app)
+    return app

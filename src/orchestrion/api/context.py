@@ -31,6 +31,7 @@ class ApiState:
     limits: RateLimits
     test_clock: TestClock | None = None  # POST /sandbox/clock/advance, when enabled
     public_url: str | None = None  # the base URL Twilio signs inbound requests with (else from the request)
+    max_body_bytes: int = 1024 * 1024  # ORCHESTRION_MAX_BODY_BYTES: larger bodies get 413
     # The console and /metrics: None turns each off.
     console_key: bytes | None = field(default=None, repr=False)  # signs console sessions
     metrics: MetricsExposition | None = None

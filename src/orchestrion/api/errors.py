@@ -11,6 +11,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from orchestrion.domain import errors
 
@@ -67,12 +68,21 @@ async def handle_domain_error(_request: Request, exc: Exception) -> Response:
     return from_domain(exc)
 
 
-async def handle_http_error(_request: Request, exc: Exception) -> Response:
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return error_response(404, 20404, "The requested resource was not found")
     if exc.status_code == 405:
-        return error_response(405, 20004, "Method not allowed on this resource")
+        return error_response(405, 20004, "Method not allowed on this resource", {"Allow": allowed_methods(request)})
     return error_response(exc.status_code, 20000 + exc.status_code, str(exc.detail))
 
 

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from orchestrion.api.context import state
+from orchestrion.api.schemas.common import missing
 from orchestrion.domain.errors import InvalidInput, PayloadTooLarge
 
 M = TypeVar("M", bound=BaseModel)
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class JSONResponse(Response):
@@ -24,7 +24,9 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(request: Request) -> bytes:
+    """The whole body, refused with 413 past the server's limit (ORCHESTRION_MAX_BODY_BYTES) before it is all read."""
+    limit = state(request).max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than {limit} bytes")
@@ -45,15 +47,21 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
+def _where(loc: tuple[int | str, ...]) -> str:
+    return _location(tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-"))))
+
+
 def describe(error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    where = _location(tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
-    message = first["msg"]
-    if first["type"] == "missing":
-        return f"Missing required parameter {where}"
+    """Every missing required parameter at once; otherwise the first problem found."""
+    errors = error.errors(include_url=False)
+    absent = list(dict.fromkeys(_where(e["loc"]) for e in errors if e["type"] == "missing"))
+    if absent:
+        return str(missing(absent))
+    first = errors[0]
+    where = _where(first["loc"])
     if first["type"] == "extra_forbidden":
         return f"Unknown parameter {where}"
-    return f"Invalid parameter {where}: {message}"
+    return f"Invalid parameter {where}: {first['msg']}"
 
 
 def _has_nul(value: Any) -> bool:

@@ -12,6 +12,12 @@ import orchestrion
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+SECURITY_SCHEMES: dict[str, Any] = {
+    "basic": {"type": "http", "scheme": "basic"},
+    # Twilio's own webhooks: no Basic auth, a signature keyed with the account's auth token (403 when wrong).
+    "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+}
+
 _ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "message", "more_info", "status"],
@@ -33,8 +39,10 @@ def documented(
     tag: str = "Conversations",
     response: type[BaseModel] | None = None,
     media_type: str = "application/json",
+    security: str = "basic",
 ) -> Callable[[F], F]:
-    """Attach OpenAPI facts to a route handler (``response``: the model of its success body)."""
+    """Attach OpenAPI facts to a route handler (``response``: the model of its success body; ``security``: a
+    scheme of ``SECURITY_SCHEMES``)."""
 
     def mark(handler: F) -> F:
         handler.__openapi__ = {  # type: ignore[attr-defined]
@@ -45,6 +53,7 @@ def documented(
             "tag": tag,
             "response": response,
             "media_type": media_type,
+            "security": security,
         }
         return handler
 
@@ -75,6 +84,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             "operationId": meta["operationId"],
             "summary": meta["summary"],
             "tags": [meta["tag"]],
+            "security": [{meta["security"]: []}],
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in route.param_convertors
@@ -106,7 +116,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": SECURITY_SCHEMES,
         },
         "security": [{"basic": []}],
     }

@@ -62,6 +62,11 @@ class StatusReport:
     id), when the provider can echo it back (the sandbox does; a real provider
     can carry it in its status callback URL). It lets a report that outruns
     the storing of ``messageSid`` still find its Action.
+
+    ``account_sid`` is the account a report from outside was authenticated as
+    (a status callback signed with that account's token): such a report only
+    ever finds that account's Actions. None is for the built-in sandbox, which
+    reports on messages it recorded itself.
     """
 
     message_sid: str
@@ -69,6 +74,7 @@ class StatusReport:
     error_code: int | None = None
     error_message: str | None = None
     idempotency_key: str | None = None
+    account_sid: str | None = None
 
 
 class Move(StrEnum):

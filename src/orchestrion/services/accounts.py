@@ -31,13 +31,15 @@ async def create_account(ctx: Context, sid: str | None = None, auth_token: str |
 
 
 async def ensure_account(ctx: Context, sid: str, auth_token: str) -> bool:
-    """Make sure ``sid`` exists with ``auth_token``; True if it was created."""
+    """Make sure ``sid`` exists with ``auth_token``; True if it was created.
+
+    Processes started together all ensure the same account: the insert tolerates a concurrent one.
+    """
     async with ctx.store.write() as tx:
-        existing = await tx.accounts.get(sid)
-        if existing is None:
-            await tx.accounts.insert(Account(sid=sid, auth_token=auth_token, created_ms=ctx.clock.now_ms()))
+        if await tx.accounts.insert_if_absent(Account(sid=sid, auth_token=auth_token, created_ms=ctx.clock.now_ms())):
             return True
-        if not hmac.compare_digest(existing.auth_token, auth_token):
+        existing = await tx.accounts.get(sid)
+        if existing is not None and not hmac.compare_digest(existing.auth_token, auth_token):
             await tx.accounts.set_auth_token(sid, auth_token)
         return False
 

@@ -47,6 +47,7 @@ from orchestrion.domain.sending import (
 from orchestrion.services import events, idempotency
 from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
+from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.idempotency import StoredResponse
 from orchestrion.store.store import Tx
 
@@ -59,10 +60,20 @@ _CREATE_TRIES = 3
 
 
 async def create_send_message(
-    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    *,
+    limit: ActionLimit | None = None,
 ) -> Action:
-    """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued."""
-    created = await _accept(ctx, account_sid, conversation_id, command, None)
+    """Accept a SEND_MESSAGE: the Action, PENDING, with its dispatch job enqueued.
+
+    ``limit`` (the conversation's action rate) is asked once the conversation is
+    found in the account and open, in the same transaction: never for a
+    conversation the caller cannot see, and with no extra read.
+    """
+    created = await _accept(ctx, account_sid, conversation_id, command, None, limit)
     assert isinstance(created, Action)
     return created
 
@@ -74,6 +85,8 @@ async def create_send_message_once(
     command: SendMessageCommand,
     request: idempotency.IdempotentRequest,
     render: Callable[[Action], StoredResponse],
+    *,
+    limit: ActionLimit | None = None,
 ) -> StoredResponse:
     """Accept a SEND_MESSAGE sent with an Idempotency-Key: the answer, stored with the Action, or replayed.
 
@@ -81,7 +94,7 @@ async def create_send_message_once(
     answer even if the conversation has changed since (closed, deleted).
     """
     try:
-        answer = await _accept(ctx, account_sid, conversation_id, command, (request, render))
+        answer = await _accept(ctx, account_sid, conversation_id, command, (request, render), limit)
     except idempotency.KeyTaken:
         return await idempotency.winner(ctx, account_sid, request)
     assert isinstance(answer, StoredResponse)
@@ -92,12 +105,19 @@ _Remember = tuple[idempotency.IdempotentRequest, Callable[[Action], StoredRespon
 
 
 async def _accept(
-    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand, remember: _Remember | None
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    remember: _Remember | None,
+    limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     check_command(command)
     for attempt in range(1, _CREATE_TRIES + 1):
         try:
-            created = await _create(ctx, account_sid, conversation_id, command, remember)
+            created = await _create(
+                ctx, account_sid, conversation_id, command, remember, limit if attempt == 1 else None
+            )
         except Conflict:
             if attempt == _CREATE_TRIES:
                 raise
@@ -108,7 +128,12 @@ async def _accept(
 
 
 async def _create(
-    ctx: Context, account_sid: str, conversation_id: str, command: SendMessageCommand, remember: _Remember | None
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    remember: _Remember | None,
+    limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     async with ctx.store.write() as tx:
         if remember is not None:
@@ -117,6 +142,8 @@ async def _create(
                 return stored
         conversation = await load_conversation(tx, account_sid, conversation_id)
         check_open(conversation.status)
+        if limit is not None:
+            await limit.conversation_action(account_sid, conversation.id)
         request = await _resolve(ctx, tx, conversation, command)
         now = ctx.clock.now_ms()
         action = Action(

@@ -298,7 +298,11 @@ async def status_callback(ctx: Context, account_sid: str, callback: StatusCallba
         await outcomes.report_status(
             ctx,
             StatusReport(
-                callback.message_sid, known, error_code=callback.error_code, error_message=callback.error_message
+                callback.message_sid,
+                known,
+                error_code=callback.error_code,
+                error_message=callback.error_message,
+                account_sid=account_sid,
             ),
         )
     except NotFound:

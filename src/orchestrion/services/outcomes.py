@@ -8,7 +8,9 @@ transaction). The rules are ``domain.outcomes.decide``; this module applies
 them with the Action row locked, so concurrent reports about one message are
 applied one after the other.
 
-Finding the Action: by ``related.messageSid``; failing that by the report's
+Finding the Action: in the report's account when it names one (a status
+callback can only move its own account's Actions), by ``related.messageSid``;
+failing that by the report's
 ``idempotency_key`` (the Action id given to ``send``). The second path covers
 the race where a provider reports before the dispatcher stored the SID (the
 sandbox's first step can run first; a worker can crash between the send and
@@ -51,12 +53,15 @@ async def report_status(ctx: Context, report: StatusReport) -> Applied:
 
 
 async def _find_action(tx: Tx, report: StatusReport) -> Action | None:
-    action = await tx.actions.get_by_message_sid(report.message_sid, for_update=True)
+    action = await tx.actions.get_by_message_sid(report.message_sid, account_sid=report.account_sid, for_update=True)
     if action is not None or report.idempotency_key is None:
         return action
     if not ids.is_id(report.idempotency_key, ids.ACTION):
         return None
-    return await tx.actions.get_by_id(report.idempotency_key, for_update=True)
+    action = await tx.actions.get_by_id(report.idempotency_key, for_update=True)
+    if action is not None and report.account_sid not in (None, action.account_sid):
+        return None
+    return action
 
 
 async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:

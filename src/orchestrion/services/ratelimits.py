@@ -1,6 +1,13 @@
 """Rate limits: per-account requests per second and concurrent requests, and
 per-conversation actions per second.
 
+Every bucket is keyed by the caller's account (``acct:<AccountSid>:...``) and
+is drawn from only once that account is established: the account buckets by
+the gate, after authentication; a conversation's action bucket by the action
+service, after it loaded the conversation in the caller's account. So one
+account can never spend another's limits, and a conversation that is not the
+caller's is a 404 however fast it is asked for.
+
 The limiter is a port: ``MemoryLimiter`` keeps state in this process (right
 for one process); ``store.redis_limiter.RedisLimiter`` shares it between
 processes. Both use GCRA (a token bucket kept as one timestamp per key).
@@ -73,6 +80,14 @@ class MemoryLimiter:
         return None
 
 
+class ActionLimit(Protocol):
+    """What the action service asks before accepting an action in a conversation it found in the account."""
+
+    async def conversation_action(self, account_sid: str, conversation_id: str) -> None:
+        """Raise RateLimited when the conversation's action rate is spent."""
+        ...
+
+
 class RateLimits:
     """The policy: which buckets a request draws from, and the 429 it gets."""
 
@@ -111,11 +126,13 @@ class RateLimits:
     async def leave(self, account_sid: str, token: str) -> None:
         await self.limiter.leave(f"acct:{account_sid}:inflight", token)
 
-    async def conversation_action(self, conversation_id: str) -> None:
+    async def conversation_action(self, account_sid: str, conversation_id: str) -> None:
+        """Draw one action from a conversation's bucket; call it only once the conversation is the caller's."""
         rate = self.limits.actions_per_conversation_per_second
         if rate <= 0:
             return
-        decision = await self.limiter.hit(f"conv:{conversation_id}:actions", rate, self.limits.burst_for(rate))
+        key = f"acct:{account_sid}:conv:{conversation_id}:actions"
+        decision = await self.limiter.hit(key, rate, self.limits.burst_for(rate))
         if not decision.allowed:
             self.metrics.rate_limited(ACTIONS_PER_CONVERSATION)
             raise RateLimited(

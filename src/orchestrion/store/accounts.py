@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from orchestrion.domain.models import Account, ApiKey
 from orchestrion.store.database import SqlConnection
@@ -32,6 +33,15 @@ class AccountRepo:
                 created_ms=account.created_ms,
             ),
         )
+
+    async def insert_if_absent(self, account: Account) -> bool:
+        """Insert ``account`` unless its SID exists (also when another process inserts it at the same time)."""
+        try:
+            async with self._conn.begin_nested():
+                await self.insert(account)
+        except IntegrityError:
+            return False
+        return True
 
     async def get(self, sid: str) -> Account | None:
         row = (await self._conn.execute(sa.select(accounts).where(accounts.c.sid == sid))).first()

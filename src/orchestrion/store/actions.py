@@ -41,6 +41,8 @@ _BY_ID = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
 _BY_SID = sa.select(*_COLUMNS).where(actions.c.message_sid == sa.bindparam("b_sid"))
 _BY_SID_LOCKED = _BY_SID.with_for_update()
+_BY_SID_IN_ACCOUNT = _BY_SID.where(actions.c.account_sid == sa.bindparam("b_account"))
+_BY_SID_IN_ACCOUNT_LOCKED = _BY_SID_IN_ACCOUNT.with_for_update()
 _INSERT = actions.insert()
 _UPDATE = (
     actions.update()
@@ -91,9 +93,16 @@ class ActionRepo:
         row = (await self._conn.execute(query, {"b_id": action_id})).first()
         return None if row is None else _action(row)
 
-    async def get_by_message_sid(self, message_sid: str, *, for_update: bool = False) -> Action | None:
-        query = _BY_SID_LOCKED if for_update else _BY_SID
-        row = (await self._conn.execute(query, {"b_sid": message_sid})).first()
+    async def get_by_message_sid(
+        self, message_sid: str, *, account_sid: str | None = None, for_update: bool = False
+    ) -> Action | None:
+        """The Action that sent ``message_sid``; with ``account_sid``, only if it is that account's."""
+        if account_sid is None:
+            query, params = (_BY_SID_LOCKED if for_update else _BY_SID), {"b_sid": message_sid}
+        else:
+            query = _BY_SID_IN_ACCOUNT_LOCKED if for_update else _BY_SID_IN_ACCOUNT
+            params = {"b_sid": message_sid, "b_account": account_sid}
+        row = (await self._conn.execute(query, params)).first()
         return None if row is None else _action(row)
 
     async def recent(self, conversation_id: str, limit: int) -> tuple[list[Action], bool]:

@@ -250,7 +250,9 @@ def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         poolclass=sa.pool.StaticPool,  # one connection, used only from the event loop's thread
-        connect_args={"check_same_thread": False, "timeout": 0 if writer else SQLITE_READ_BUSY_MS / 1000},
+        # Setting a connection up may wait (once per process: another process may be recovering the
+        # WAL, starting at the same time); its busy timeout is set for the rest of its life below.
+        connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_WAIT_S},
     )
 
     @event.listens_for(engine, "connect")

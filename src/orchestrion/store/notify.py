@@ -31,14 +31,15 @@ class PgListener:
         self._on_notify = on_notify
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Listen until ``stop``; never raises (workers poll anyway), and never leaves a connection open."""
         import asyncpg
 
         delay = 0.2
         while not stop.is_set():
             lost = asyncio.Event()
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                conn = await self._connect()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
                 log.warning("listener_connect_failed", error=type(error).__name__, retry_in_s=delay)
                 await _wait(stop, delay)
                 delay = min(delay * 2, 10.0)
@@ -53,14 +54,40 @@ class PgListener:
                 await conn.add_listener(self._channel, notified)
                 # Work committed while we were not listening: wake once to look.
                 self._on_notify()
-                stopped = asyncio.create_task(stop.wait())
-                dropped = asyncio.create_task(lost.wait())
-                await asyncio.wait({stopped, dropped}, return_when=asyncio.FIRST_COMPLETED)
-                stopped.cancel()
-                dropped.cancel()
+                await _first_of(stop, lost)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+                log.warning("listener_lost", error=type(error).__name__)
             finally:
-                if not conn.is_closed():
-                    await conn.close(timeout=CONNECT_TIMEOUT_S)
+                await _close(conn)
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        return await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set; no waiter task outlives the call."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def _close(conn: Any) -> None:
+    """Close politely; a connection that does not close in time (a busy server) is terminated: never left open."""
+    import asyncpg
+
+    if conn.is_closed():
+        return
+    try:
+        await conn.close(timeout=CONNECT_TIMEOUT_S)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+        log.warning("listener_close_failed", error=type(error).__name__)
+        conn.terminate()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -15,12 +15,14 @@ Every attempt of one event carries the same ``I-Twilio-Idempotency-Token``
 (the delivery id) so a receiver can drop duplicates, and its own
 ``X-Request-Id``.
 
-With ``public_only`` (ORCHESTRION_WEBHOOK_PUBLIC_ONLY) the host is resolved
-before each attempt, every address it resolves to must be public, and the
-connection goes to the address that was checked (Host header and TLS SNI keep
-the name), so a DNS answer that changes between the check and the connection
-cannot steer a callback into a private network. Proxies from the environment
-are not used: callbacks connect directly.
+Destinations (``domain.webhooks``): link-local and cloud-metadata addresses are
+refused in every mode; with ``public_only`` (ORCHESTRION_WEBHOOK_PUBLIC_ONLY)
+plain http and every non-public address too. The host is resolved before each
+attempt, every address it resolves to must be allowed, and the connection goes
+to an address that was checked (the next one if it refuses the connection; the
+Host header and TLS SNI keep the name), so a DNS answer that changes between the
+check and the connection cannot steer a callback to a refused address. Proxies
+from the environment are not used: callbacks connect directly.
 """
 
 from __future__ import annotations
@@ -145,25 +147,24 @@ class WebhookSender:
             await client.aclose()
 
     async def check_url(self, url: str) -> str | None:
-        """Why ``url`` cannot be a callback, or None. In public-only mode its name is resolved too.
+        """Why ``url`` cannot be a callback, or None. A name is resolved and its addresses judged too.
 
         A name that does not resolve (yet) is accepted: each delivery checks again.
         """
-        reason = url_refusal(url, public_only=self.policy.public_only)
-        if reason is not None or not self.policy.public_only:
-            return reason
+        public_only = self.policy.public_only
+        reason = url_refusal(url, public_only=public_only)
         parsed = httpx.URL(url)
-        if _is_ip(parsed.host):
-            return None
+        if reason is not None or _is_ip(parsed.host):
+            return reason
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
                 addresses = await self._resolver(parsed.host, parsed.port or 443)
         except (OSError, TimeoutError):
             return None
         for address in addresses:
-            refusal = address_refusal(address)
+            refusal = address_refusal(address, public_only=public_only)
             if refusal is not None:
-                return f"resolves to a non-public address ({refusal})"
+                return f"resolves to a {'non-public' if public_only else 'refused'} address ({refusal})"
         return None
 
     async def send(self, out: Outbound) -> Outcome:
@@ -214,33 +215,43 @@ class WebhookSender:
         }
         if content is not None:
             headers["Content-Type"] = "application/json"
-        extensions: dict[str, Any] = {}
-        if self.policy.public_only:
-            target = await self._pin_public_address(target, headers, extensions)
+        addresses = await self._checked_addresses(target)
         client = self._http()
-        request = client.build_request(out.method, target, content=content, headers=headers, extensions=extensions)
-        response = await client.send(request, stream=True)
-        await response.aclose()  # the status is the answer; the body is not read
-        return response.status_code
+        for n, address in enumerate(addresses, start=1):
+            extensions: dict[str, Any] = {}
+            pinned = target
+            if address != target.host:
+                # Connect to the address that was checked; the Host header and TLS SNI keep the name.
+                headers["Host"] = target.netloc.decode("ascii")
+                extensions["sni_hostname"] = target.host
+                pinned = target.copy_with(host=address)
+            request = client.build_request(out.method, pinned, content=content, headers=headers, extensions=extensions)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.ConnectError:
+                if n == len(addresses):
+                    raise
+                continue  # nothing was sent: the next checked address may answer
+            await response.aclose()  # the status is the answer; the body is not read
+            return response.status_code
+        raise AssertionError("unreachable: _checked_addresses returns at least one address")
 
-    async def _pin_public_address(
-        self, target: httpx.URL, headers: dict[str, str], extensions: dict[str, Any]
-    ) -> httpx.URL:
-        """Check every address of the host and connect to one of them, keeping the name for Host and SNI."""
-        reason = url_refusal(str(target), public_only=True)
+    async def _checked_addresses(self, target: httpx.URL) -> list[str]:
+        """Every address the host resolves to, each allowed by the rule; Refused when one is not."""
+        public_only = self.policy.public_only
+        reason = url_refusal(str(target), public_only=public_only)
         if reason is not None:
             raise Refused(f"the URL {reason}")
         host = target.host
         if _is_ip(host):
-            return target
+            return [host]
         async with asyncio.timeout(self.policy.timeout_s):
-            addresses = await self._resolver(host, target.port or 443)
+            addresses = await self._resolver(host, target.port or (443 if target.scheme == "https" else 80))
         if not addresses:
             raise OSError(f"{host} has no address")
         for address in addresses:
-            refusal = address_refusal(address)
+            refusal = address_refusal(address, public_only=public_only)
             if refusal is not None:
-                raise Refused(f"{host} resolves to a non-public address ({refusal})")
-        headers["Host"] = target.netloc.decode("ascii")
-        extensions["sni_hostname"] = host
-        return target.copy_with(host=addresses[0])
+                kind = "non-public" if public_only else "refused"
+                raise Refused(f"{host} resolves to a {kind} address ({refusal})")
+        return addresses

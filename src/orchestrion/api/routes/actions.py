@@ -13,6 +13,7 @@ from orchestrion.api.context import authenticate, state
 from orchestrion.api.jsonio import JSONResponse, describe, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.schemas.actions import ActionEnvelope, SendMessageBody
+from orchestrion.api.schemas.common import missing
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.models import Action
 from orchestrion.domain.sending import ACTION_TYPE
@@ -30,12 +31,11 @@ async def create(request: Request) -> Response:
     account_sid = await authenticate(request)
     api = state(request)
     envelope = await read_json(request, ActionEnvelope)
-    if envelope.type is None:
-        raise InvalidInput("Missing required parameter type")
+    absent = [name for name in ("type", "payload") if getattr(envelope, name) is None]
+    if absent:
+        raise missing(absent)
     if envelope.type != ACTION_TYPE:
         raise InvalidInput(f"Unsupported action type {envelope.type!r}: the supported type is {ACTION_TYPE}")
-    if envelope.payload is None:
-        raise InvalidInput("Missing required parameter payload")
     try:
         body = SendMessageBody.model_validate({"type": envelope.type, "payload": envelope.payload})
     except ValidationError as error:
@@ -43,9 +43,8 @@ async def create(request: Request) -> Response:
     command = body.to_command()
     conversation_id = request.path_params["ConversationId"]
     key = idempotency.key_from(request)
-    await api.limits.conversation_action(conversation_id)
     if key is None:
-        created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command)
+        created = await actions.create_send_message(api.ctx, account_sid, conversation_id, command, limit=api.limits)
         return JSONResponse(action(created), status_code=202)
     compared = body.model_dump(mode="json", by_alias=True, exclude_none=True)
     once = IdempotentRequest(key, idempotency.fingerprint(request.method, request.url.path, compared))
@@ -53,7 +52,9 @@ async def create(request: Request) -> Response:
     def render(created: Action) -> StoredResponse:
         return StoredResponse(fingerprint="", status_code=202, headers={}, body=orjson.dumps(action(created)))
 
-    answer = await actions.create_send_message_once(api.ctx, account_sid, conversation_id, command, once, render)
+    answer = await actions.create_send_message_once(
+        api.ctx, account_sid, conversation_id, command, once, render, limit=api.limits
+    )
     return idempotency.to_response(answer)
 
 

@@ -19,6 +19,7 @@ captured or not, so Twilio never retries a message that no capture rule takes.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -37,6 +38,7 @@ MESSAGES = "/twilio/{AccountSid}/messages"
 STATUS = "/twilio/{AccountSid}/status"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_MEDIA = 10
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def _twiml() -> Response:
@@ -87,6 +89,11 @@ def _forbidden() -> Response:
     return errors.error_response(403, 20003, "The X-Twilio-Signature of this request is missing or wrong")
 
 
+def _number(value: str | None) -> int | None:
+    """A small decimal number Twilio sends as text; None for anything else (str.isdigit takes '²')."""
+    return int(value) if value is not None and _DIGITS.fullmatch(value) else None
+
+
 def _required(params: dict[str, str], name: str) -> str:
     value = params.get(name)
     if not value:
@@ -99,8 +106,7 @@ def inbound_message(params: dict[str, str]) -> InboundMessage:
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     if not sid:
         raise InvalidInput("Missing parameter MessageSid")
-    raw_count = params.get("NumMedia") or "0"
-    count = min(int(raw_count), MAX_MEDIA) if raw_count.isdigit() else 0
+    count = min(_number(params.get("NumMedia")) or 0, MAX_MEDIA)
     media = tuple(url for i in range(count) if (url := params.get(f"MediaUrl{i}")))
     return InboundMessage(
         message_sid=sid,
@@ -111,7 +117,12 @@ def inbound_message(params: dict[str, str]) -> InboundMessage:
     )
 
 
-@documented("ReceiveTwilioMessage", "An incoming message, as Twilio posts it to a messaging webhook", tag="Twilio")
+@documented(
+    "ReceiveTwilioMessage",
+    "An incoming message, as Twilio posts it to a messaging webhook",
+    tag="Twilio",
+    security="twilioSignature",
+)
 async def messages(request: Request) -> Response:
     params = await _verified_params(request)
     if params is None:
@@ -121,7 +132,9 @@ async def messages(request: Request) -> Response:
     return _twiml()
 
 
-@documented("ReceiveTwilioStatus", "A message status callback, as Twilio posts it", tag="Twilio")
+@documented(
+    "ReceiveTwilioStatus", "A message status callback, as Twilio posts it", tag="Twilio", security="twilioSignature"
+)
 async def status(request: Request) -> Response:
     params = await _verified_params(request)
     if params is None:
@@ -131,8 +144,7 @@ async def status(request: Request) -> Response:
     reported = values.get("MessageStatus") or values.get("SmsStatus") or ""
     if not sid or not reported:
         raise InvalidInput("Missing parameter MessageSid or MessageStatus")
-    raw_code = values.get("ErrorCode") or ""
-    code = int(raw_code) if raw_code.isdigit() else None
+    code = _number(values.get("ErrorCode"))
     callback = ingestion.StatusCallback(
         message_sid=sid,
         status=reported,

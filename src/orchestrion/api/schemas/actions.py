@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from orchestrion.api.schemas.common import LongText, StrictWire, Wire
+from orchestrion.api.schemas.common import LongText, StrictWire, Wire, missing
 from orchestrion.domain.channels import Channel
-from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.sending import EndpointRef, MessageContent, SendMessageCommand
 
 MAX_RECIPIENTS = 100
@@ -84,12 +83,14 @@ class SendMessageBody(Wire):
     def to_command(self) -> SendMessageCommand:
         """The command; a missing ``from``/``to``/``content`` reads as a missing parameter."""
         p = self.payload
-        if p.sender is None:
-            raise InvalidInput("Missing required parameter payload.from")
-        if not p.to:
-            raise InvalidInput("Missing required parameter payload.to: at least one recipient")
-        if p.content is None:
-            raise InvalidInput("Missing required parameter payload.content")
+        absent = [
+            name
+            for name, value in (("payload.from", p.sender), ("payload.to", p.to), ("payload.content", p.content))
+            if not value
+        ]
+        if absent:
+            raise missing(absent)
+        assert p.sender is not None and p.to and p.content is not None
         return SendMessageCommand(
             sender=p.sender.to_ref(),
             to=tuple(t.to_ref() for t in p.to),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from orchestrion.domain.channels import Channel
+from orchestrion.domain.errors import InvalidInput
 
 
 class Wire(BaseModel):
@@ -29,6 +30,13 @@ class Out(BaseModel):
 
 class StrictWire(Wire):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+def missing(names: list[str]) -> InvalidInput:
+    """One 400 naming every missing required parameter of a body."""
+    if len(names) == 1:
+        return InvalidInput(f"Missing required parameter {names[0]}")
+    return InvalidInput(f"Missing required parameters {', '.join(names)}")
 
 
 ShortText = Annotated[str, StringConstraints(max_length=256)]

@@ -86,8 +86,8 @@ class WordBody(Body):
 
 
 class TranscriptionBody(Body):
-    channel: Annotated[int, Field(ge=0, le=255)] | None = None
-    confidence: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    channel: Annotated[int, Field(strict=True, ge=0, le=255)] | None = None
+    confidence: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
     engine: ShortText | None = None
     words: Annotated[list[WordBody], Field(max_length=MAX_WORDS)] | None = None
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from orchestrion.api.schemas.common import ShortText, drop_nulls
 from orchestrion.api.schemas.participants import Addresses, Body, ParticipantBody
@@ -79,7 +79,7 @@ class InlineConfigurationBody(Body):
     conversation_grouping_type: GroupingType | None = None
     memory_store_id: ShortText | None = None
     channel_settings: dict[Channel, ChannelSettingBody] | None = None
-    memory_extraction_enabled: bool | None = None
+    memory_extraction_enabled: StrictBool | None = None
     intelligence_configuration_ids: Ids | None = None
     trait_extraction_strategy_ids: OneId | None = None
     observation_extraction_strategy_ids: OneId | None = None
