@@ -193,7 +193,7 @@ def test_listening_is_printed_once_the_port_takes_connections(tmp_path: Path) ->
         startup = [next(proc.stderr) for _ in range(3)]
         assert startup[0].split() == ["database:", f"sqlite:///{tmp_path / 'cli.db'}"]
         assert startup[1].split() == ["secret", "key:", "from", "ORCHESTRION_SECRET_KEY"]
-        assert startup[2].split()[:3] == ["dispatcher:", "16", "jobs"]
+        assert startup[2].split()[:5] == ["dispatcher:", "sends", "16,", "webhooks", "16,"]
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

@@ -69,11 +69,18 @@ async def handle_domain_error(_request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route answers at this path (Starlette's own 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods
+    """Every method the routes of this path answer (Starlette's own 405 names only the first route's).
+
+    Where templates overlap (``/Profiles/Lookup`` and ``/Profiles/{profileId}``), the path is the
+    one with the most literal segments, as the API documents it.
+    """
+    matching = [
+        route
+        for route in request.app.routes
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE
+    ]
+    fewest = min((route.path.count("{") for route in matching), default=0)
+    methods = {method for route in matching if route.path.count("{") == fewest for method in route.methods or ()}
     return ", ".join(sorted(methods))
 
 
