@@ -30,14 +30,29 @@ from orchestrion.runtime import Runtime
 from orchestrion.store.tables import metadata
 from tests.acceptance.actions_support import wait_for
 from tests.acceptance.conftest import MEMORY_STORE_ID
+from tests.acceptance.console_client import ConsoleClient
 from tests.acceptance.webhook_receiver import Receiver
 from tests.conftest import Credentials, LiveServer, new_account, test_settings
 
 SENDER = "+15005550006"
 # Routes every account may call and that hold no account's data.
-PUBLIC = {("GET", "/healthz"), ("GET", "/openapi.json")}
+# /metrics counts by route template, method and status: server-wide figures that name no account.
+PUBLIC = {("GET", "/healthz"), ("GET", "/openapi.json"), ("GET", "/metrics")}
 # The test clock is the server's, not an account's (README): off here, so a 404 for everyone.
-SERVER_WIDE = {("GET", "/sandbox/clock"), ("POST", "/sandbox/clock/advance")}
+SERVER_WIDE = {
+    ("GET", "/sandbox/clock"),
+    ("POST", "/sandbox/clock/advance"),
+    ("GET", "/console/clock"),
+    ("POST", "/console/clock/advance"),
+}
+# Path parameters that name no account's resource: a route whose parameters are all of these
+# works on the caller's own collection (Twilio's Memory store id and Studio flow SIDs are the
+# caller's to choose; the data under them is still the account's).
+SHARED_PARAMS = {"storeId", "FlowSid"}
+# The console signs in with a session, not Basic auth: its pages are walked by their own test.
+CONSOLE = "/console"
+# A flow SID both accounts start executions of.
+FLOW = "FW" + "0123456789abcdef" * 2
 
 
 @dataclass
@@ -52,6 +67,12 @@ class Tenant:
     communication: str
     action: str
     message_sid: str
+    phone: str
+    profile: str
+    observation: str
+    summary: str
+    execution: str
+    delivery: str | None
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -67,6 +88,11 @@ class Tenant:
             self.communication,
             self.action,
             self.message_sid,
+            self.profile,
+            self.observation,
+            self.summary,
+            self.execution,
+            *([self.delivery] if self.delivery else []),
         )
 
 
@@ -135,7 +161,58 @@ def make_tenant(url: str, creds: Credentials, callback: str | None) -> Tenant:
         action = _ok(http.post(f"{base}/Actions", json=_action_body()))["id"]
         done = wait_for(lambda: (a := _ok(http.get(f"{base}/Actions/{action}"))).get("completedAt") and a, "the action")
         message_sid = done["related"]["messageSid"]
-    return Tenant(creds, configuration, operation, conversation, participant, communication, action, message_sid)
+        phone = _phone()
+        profiles = f"/v1/Stores/{MEMORY_STORE_ID}/Profiles"
+        profile = _ok(http.post(profiles, json={"traits": {"Contact": {"phone": phone}}}))["id"]
+        _ok(http.post(f"{profiles}/{profile}/Observations", json={"observations": [_memory()]}))
+        observation = _ok(http.get(f"{profiles}/{profile}/Observations"))["observations"][0]["id"]
+        _ok(http.post(f"{profiles}/{profile}/ConversationSummaries", json={"summaries": [_summary(conversation)]}))
+        summary = _ok(http.get(f"{profiles}/{profile}/ConversationSummaries"))["summaries"][0]["id"]
+        execution = _ok(http.post(f"/v2/Flows/{FLOW}/Executions", data=_execution_form()))["sid"]
+    return Tenant(
+        creds,
+        configuration,
+        operation,
+        conversation,
+        participant,
+        communication,
+        action,
+        message_sid,
+        phone,
+        profile,
+        observation,
+        summary,
+        execution,
+        None,
+    )
+
+
+def _memory() -> dict[str, Any]:
+    return {"content": "Prefers email", "source": "tests", "occurredAt": "2025-01-15T10:15:30Z"}
+
+
+def _summary(conversation: str) -> dict[str, Any]:
+    return {"content": "Billing solved", "conversationId": conversation, "occurredAt": "2025-01-15T10:15:30Z"}
+
+
+def _execution_form() -> dict[str, str]:
+    return {"To": _phone(), "From": SENDER}
+
+
+def _delivery_of(database_url: str, tenant: Tenant) -> str:
+    """One of the tenant's status-callback deliveries (the console can redeliver it)."""
+
+    async def read() -> str:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            async with runtime.ctx.store.read() as tx:
+                table = metadata.tables["webhook_deliveries"]
+                query = sa.select(table.c.id).where(table.c.account_sid == tenant.creds.account_sid).limit(1)
+                return str((await tx.conn.execute(query)).scalar_one())
+        finally:
+            await runtime.ctx.store.close()
+
+    return asyncio.run(read())
 
 
 def _path_value(template: str, name: str, tenant: Tenant) -> str:
@@ -144,6 +221,8 @@ def _path_value(template: str, name: str, tenant: Tenant) -> str:
         kind = template.split("/{id}")[0].rsplit("/", 1)[1]
         by_kind = {
             "Configurations": tenant.configuration,
+            "configurations": tenant.configuration,
+            "conversations": tenant.conversation,
             "Operations": tenant.operation,
             "Conversations": tenant.conversation,
             "Participants": tenant.participant,
@@ -151,17 +230,27 @@ def _path_value(template: str, name: str, tenant: Tenant) -> str:
         }
         if kind in by_kind:
             return by_kind[kind]
+    if name == "memoryId":
+        return tenant.summary if "/ConversationSummaries/" in template else tenant.observation
     fixed = {
         "ConversationId": tenant.conversation,
         "ActionId": tenant.action,
         "sid": tenant.message_sid,
         "AccountSid": tenant.creds.account_sid,
+        "storeId": MEMORY_STORE_ID,
+        "profileId": tenant.profile,
+        "idType": "phone",
+        "FlowSid": FLOW,
+        "Sid": tenant.execution,
+        "delivery": tenant.delivery or "",
+        "rest": "no-such-page",
     }
     if name in fixed:
         return fixed[name]
     raise AssertionError(f"this walk does not know which id fills {{{name}}} in {template}: teach _path_value")
 
 
+PROFILES = "/v1/Stores/{storeId}/Profiles"
 # Collection routes whose body names another resource: naming another account's is a 404.
 REFERRING = {
     ("POST", "/v2/Conversations"): lambda t: {"configurationId": t.configuration},
@@ -184,6 +273,19 @@ def _json_body(method: str, template: str, tenant: Tenant) -> dict[str, Any] | N
         ("POST", "/v2/Conversations/{ConversationId}/Communications"): _communication_body,
         ("POST", "/v2/Conversations/{ConversationId}/Actions"): _action_body,
         ("POST", "/sandbox/clock/advance"): lambda: {"seconds": 1},
+        ("POST", PROFILES): lambda: {"traits": {"Contact": {"phone": _phone()}}},
+        ("PATCH", PROFILES + "/{profileId}"): lambda: {"traits": {"Contact": {"firstName": "Ann"}}},
+        ("POST", PROFILES + "/{profileId}/Identifiers"): lambda: {
+            "idType": "email",
+            "value": f"{_phone()}@example.com",
+        },
+        ("POST", PROFILES + "/{profileId}/Observations"): lambda: {"observations": [_memory()]},
+        ("PATCH", PROFILES + "/{profileId}/Observations/{memoryId}"): lambda: {"content": "changed"},
+        ("POST", PROFILES + "/{profileId}/ConversationSummaries"): lambda: {
+            "summaries": [_summary(tenant.conversation)]
+        },
+        ("PATCH", PROFILES + "/{profileId}/ConversationSummaries/{memoryId}"): lambda: {"content": "changed"},
+        ("POST", PROFILES + "/{profileId}/Recall"): lambda: {"query": "email"},
     }
     if method in ("GET", "DELETE"):
         return None
@@ -215,6 +317,12 @@ def call(server: LiveServer, route: Route, method: str, caller: Tenant, owner: T
     if route.path.startswith("/twilio/"):
         params, headers = _signed_form(url, owner, caller.creds)
         return httpx.post(url, data=params, headers=headers, timeout=10)
+    if route.path.startswith("/v2/Flows/") and method == "POST":
+        form = {"Status": "ended"} if route.path.endswith("{Sid}") else _execution_form()
+        return httpx.post(url, data=form, auth=caller.auth, timeout=10)
+    if (method, route.path) == ("POST", PROFILES + "/Lookup"):
+        # The owner's customer, looked up in the caller's own profiles: none of them.
+        return httpx.post(url, json={"idType": "phone", "value": owner.phone}, auth=caller.auth, timeout=10)
     return httpx.request(method, url, json=_json_body(method, route.path, owner), auth=caller.auth, timeout=10)
 
 
@@ -298,13 +406,13 @@ def test_every_route_refuses_another_accounts_resources_with_no_effect(
     # Deletes last, so the intruder's own resources serve every other route's control call.
     for route, method in sorted(routes, key=lambda rm: rm[1] == "DELETE"):
         key = (method, route.path)
-        if key in PUBLIC:
+        if key in PUBLIC or route.path.startswith(CONSOLE):
             continue
         if method != "DELETE" and key not in SERVER_WIDE:
             own = call(server, route, method, intruder, intruder)
             assert own.status_code < 300, f"control call {method} {route.path} failed: {own.text}"
         answer = call(server, route, method, intruder, owner)
-        if not route.param_convertors and key not in REFERRING and key not in SERVER_WIDE:
+        if set(route.param_convertors) <= SHARED_PARAMS and key not in REFERRING and key not in SERVER_WIDE:
             expected = answer.status_code if answer.status_code < 300 else 200  # the caller's own collection
         else:
             expected = 403 if route.path.startswith("/twilio/") else 404
@@ -338,3 +446,59 @@ def test_list_filters_naming_another_accounts_resources_find_nothing(
         assert answer.status_code == 200, f"{what}: {answer.status_code} {answer.text}"
         shown = [m for m in owner.markers() if m in answer.text and m not in str(answer.request.url)]
         assert shown == [], f"{what} shows the owner's resources"
+
+
+# Console forms and the fields that make each a valid submission (so only ownership may refuse it).
+CONSOLE_FORMS = {
+    "/console/conversations/{id}/status": {"move": "close"},
+    "/console/conversations/{id}/reply": {"body": "hi"},
+    "/console/inbox/{sid}/reply": {"body": "hi"},
+    "/console/clock/advance": {"minutes": "1"},
+}
+# Signing in and out changes the caller's session only; the walk keeps its own.
+CONSOLE_SESSION = {"/console/sign-in", "/console/sign-out"}
+
+
+def test_every_console_page_refuses_another_accounts_resources_with_no_effect(
+    walk: tuple[LiveServer, Tenant, Tenant, Receiver], private_database_url: str
+) -> None:
+    server, owner, intruder, receiver = walk
+    owner.delivery = _delivery_of(private_database_url, owner)
+    settle(private_database_url)
+    before = snapshot(private_database_url, owner)
+    heard = len(receiver.requests())
+    console = ConsoleClient(server.url)
+    try:
+        assert console.sign_in(intruder.creds.account_sid, intruder.creds.auth_token).status_code == 303
+        csrf = console.csrf("/console/inbox")
+        refusals: list[str] = []
+        walked = 0
+        for route, method in _app_routes(server):
+            if not route.path.startswith(CONSOLE) or route.path in CONSOLE_SESSION:
+                continue
+            walked += 1
+            path = route.path
+            for name in route.param_convertors:
+                path = path.replace("{" + name + "}", _path_value(route.path, name, owner))
+            if method == "POST":
+                fields = {"csrf": csrf, **CONSOLE_FORMS.get(route.path, {})}
+                answer = console.http.post(path, data=fields)
+            else:
+                answer = console.get(path)
+            owns_nothing = set(route.param_convertors) <= {"rest"} or (method, route.path) in SERVER_WIDE
+            if owns_nothing:
+                ok = answer.status_code < 500 and answer.headers.get("location", "").find("sign-in") < 0
+            else:
+                ok = answer.status_code == 404
+            if not ok:
+                refusals.append(f"{method} {route.path}: {answer.status_code} {answer.text[:200]}")
+            elif any(m in answer.text and m not in str(answer.request.url) for m in owner.markers()):
+                refusals.append(f"{method} {route.path}: the page shows the owner's resources")
+        assert walked > 10, "the walk found too few console routes"
+        assert refusals == [], "console routes that did not refuse another account's resources:\n" + "\n".join(refusals)
+    finally:
+        console.close()
+
+    settle(private_database_url)
+    assert snapshot(private_database_url, owner) == before
+    assert len(receiver.requests()) == heard, "the owner's status callbacks were called"
