@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+import structlog
+import structlog.testing
 
 from orchestrion.channels.base import OutboundMessage, SendReceipt
 from orchestrion.channels.registry import ChannelRegistry
@@ -24,7 +26,7 @@ from orchestrion.dispatch.retry import Backoff
 from orchestrion.dispatch.worker import Dispatcher
 from orchestrion.domain import ids
 from orchestrion.domain.channels import Channel
-from orchestrion.domain.errors import InvalidState, NotFound, ProviderError
+from orchestrion.domain.errors import InvalidState, LeaseLost, NotFound, ProviderError
 from orchestrion.domain.models import Action, ActionStatus, Configuration
 from orchestrion.domain.outcomes import MessageStatus, StatusReport
 from orchestrion.domain.sending import EndpointRef, MessageContent, SendMessageCommand
@@ -392,3 +394,38 @@ async def test_a_step_job_run_again_after_its_commit_changes_nothing(world: Worl
 async def _claim(world: World) -> list[Any]:
     async with world.ctx.store.write() as tx:
         return await tx.jobs.claim("dying-worker", now_ms=world.clock.now, lease_ms=LEASE_MS, limit=1)
+
+
+# --- A run's own failures
+
+
+async def test_a_lease_lost_while_recording_leaves_the_job_to_its_new_owner(world: World) -> None:
+    action = await world.send()
+    dispatcher = world.dispatcher(world.handlers())
+
+    async def taken_over(*_: Any) -> None:
+        raise LeaseLost("another worker holds the job")
+
+    dispatcher._record = taken_over  # type: ignore[method-assign]
+    with structlog.testing.capture_logs() as logged:
+        assert await dispatcher.run_once() == 1
+        await dispatcher.drain()
+    assert [e["event"] for e in logged if e["log_level"] in ("warning", "error")] == ["job_lease_lost"]
+    assert actions.SEND_JOB in [job.kind for job in await world.jobs()]  # still there for whoever holds it
+    assert (await world.action(action.id)).status is ActionStatus.PENDING
+
+
+async def test_a_run_that_raises_is_logged_by_the_dispatcher_not_left_unretrieved(world: World) -> None:
+    await world.send()
+    dispatcher = world.dispatcher(world.handlers())
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in recording")
+
+    dispatcher._record = broken  # type: ignore[method-assign]
+    with structlog.testing.capture_logs() as logged:
+        assert await dispatcher.run_once() == 1
+        await dispatcher.drain()
+        await asyncio.sleep(0)  # done callbacks run on the next turn of the loop
+    [failed] = [e for e in logged if e["event"] == "job_run_failed"]
+    assert (failed["log_level"], failed["kind"]) == ("error", actions.SEND_JOB)

@@ -252,8 +252,17 @@ class Dispatcher:
         return [run.job for run in self._runs.values()]
 
     def _forget(self, task: asyncio.Task[None]) -> None:
-        self._runs.pop(task, None)
+        run = self._runs.pop(task, None)
         self._freed.set()
+        # Retrieve what a run raised (it is a bug, never a job's failure), so it is logged once, here.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            job = run.job if run else None
+            log.error(
+                "job_run_failed",
+                kind=job.kind if job else None,
+                job_id=job.id if job else None,
+                exc_info=(type(error), error, error.__traceback__),
+            )
 
     async def drain(self) -> None:
         if self._runs:
@@ -309,6 +318,9 @@ class Dispatcher:
         while True:
             try:
                 await self._record(run, outcome)
+                return
+            except errors.LeaseLost as lost:  # another worker took the job over meanwhile: its outcome counts
+                log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
                 return
             except errors.StoreUnavailable as error:
                 if self._lease_clock.now_ms() + pause * 1000 >= run.until_ms:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from orchestrion.domain.errors import RateLimited
@@ -45,18 +46,22 @@ class Limiter(Protocol):
 
 
 class MemoryLimiter:
-    def __init__(self) -> None:
-        self._tat: dict[str, float] = {}
+    """GCRA in integer nanoseconds: with floats, a burst taken within one clock tick could be
+    refused its last token (``now + 3 * (1000 / 3)`` is not ``now + 1000 / 3 + 1000 / 3 + 1000 / 3``)."""
+
+    def __init__(self, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self._clock_ns = clock_ns
+        self._tat: dict[str, int] = {}
         self._inflight: dict[str, set[str]] = {}
 
     async def hit(self, key: str, rate: float, burst: int) -> Decision:
-        now = time.monotonic() * 1000
-        interval = 1000 / rate
+        now = self._clock_ns()
+        interval = max(1, round(1_000_000_000 / rate))
         tat = max(self._tat.get(key, now), now)
         new_tat = tat + interval
         allowed_at = new_tat - burst * interval
         if allowed_at > now:
-            return Decision(False, math.ceil(allowed_at - now))
+            return Decision(False, math.ceil((allowed_at - now) / 1_000_000))
         self._tat[key] = new_tat
         if len(self._tat) > 100_000:
             self._tat = {k: v for k, v in self._tat.items() if v > now}
