@@ -162,8 +162,7 @@ class Runtime:
         if s.account_sid and s.auth_token:
             created = await accounts.ensure_account(self.ctx, s.account_sid, s.auth_token.get_secret_value())
             log.info("account_ready", account_sid=s.account_sid, created=created)
-        elif await accounts.any_account(self.ctx) is None:
-            creds = await accounts.create_account(self.ctx)
+        elif (creds := await accounts.create_first_account(self.ctx)) is not None:
             # Printed once, on purpose: this is how a developer learns the credentials.
             print(
                 "\nCreated a development account (shown once):\n"

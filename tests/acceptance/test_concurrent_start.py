@@ -7,14 +7,18 @@ write lock on SQLite) so one migrates and the others find the schema ready.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from orchestrion.runtime import Runtime
+from orchestrion.store.tables import accounts
 from tests.acceptance.processes import Processes
-from tests.conftest import postgres_database
+from tests.conftest import postgres_database, test_settings
 from tests.integration.test_migrations import _diff
 
 pytestmark = pytest.mark.slow
@@ -41,3 +45,26 @@ def test_servers_started_together_on_an_empty_database_all_come_up(empty_databas
     finally:
         processes.stop_all()
     assert _diff(empty_database) == []
+
+
+def test_servers_started_together_without_an_account_make_one_development_account(empty_database: str) -> None:
+    processes = Processes(empty_database)
+    try:
+        started = [processes.start_serve() for _ in range(3)]
+        for url, proc in started:
+            processes.healthy(url, proc)
+    finally:
+        processes.stop_all()
+    assert _accounts(empty_database) == 1
+
+
+def _accounts(database_url: str) -> int:
+    async def count() -> int:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            async with runtime.ctx.store.read() as tx:
+                return int((await tx.conn.execute(sa.select(sa.func.count()).select_from(accounts))).scalar_one())
+        finally:
+            await runtime.ctx.store.close()
+
+    return asyncio.run(count())

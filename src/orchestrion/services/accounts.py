@@ -44,6 +44,21 @@ async def ensure_account(ctx: Context, sid: str, auth_token: str) -> bool:
         return False
 
 
+async def create_first_account(ctx: Context) -> NewCredentials | None:
+    """A new account if the store has none yet; None if it has one.
+
+    Processes started together on an empty database make one account between them: the check and the
+    insert hold one lock (PostgreSQL's advisory lock; SQLite's single writer).
+    """
+    account = Account(sid=ids.new_account_sid(), auth_token=ids.new_secret(), created_ms=ctx.clock.now_ms())
+    async with ctx.store.write() as tx:
+        await tx.grouping.lock("orchestrion:first-account")
+        if await tx.accounts.first_sid() is not None:
+            return None
+        await tx.accounts.insert(account)
+    return NewCredentials(account.sid, account.auth_token, account.sid)
+
+
 async def any_account(ctx: Context) -> str | None:
     async with ctx.store.read() as tx:
         return await tx.accounts.first_sid()
