@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from twilio.rest.conversations.v2.action import ActionInstance, ActionList
 
 from orchestrion.domain.models import ConversationStatus
+from orchestrion.runtime import Runtime
 from orchestrion.store.store import Tx
+from orchestrion.store.tables import metadata
 from tests.acceptance.conftest import in_store
+from tests.conftest import test_settings
 from tests.send_cases import AGENT, CUSTOMER, sms
 
 __all__ = ["AGENT", "CUSTOMER", "sms"]
@@ -104,3 +109,22 @@ def communications_with_resource(database_url: str, conversation_id: str, resour
         return 0 if await tx.communications.get_by_resource_id(conversation_id, resource_id) is None else 1
 
     return in_store(database_url, work)
+
+
+def settle(database_url: str, within_ms: int = 60_000) -> None:
+    """Wait until no job is due within a minute (timers set hours ahead may stay)."""
+
+    async def due() -> int:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            async with runtime.ctx.store.read() as tx:
+                horizon = runtime.ctx.clock.now_ms() + within_ms
+                query = sa.select(sa.func.count()).select_from(metadata.tables["jobs"])
+                return int((await tx.conn.execute(query.where(sa.column("run_at_ms") < horizon))).scalar_one())
+        finally:
+            await runtime.ctx.store.close()
+
+    deadline = time.monotonic() + 30
+    while asyncio.run(due()):
+        assert time.monotonic() < deadline, "jobs still due after 30 s"
+        time.sleep(0.05)

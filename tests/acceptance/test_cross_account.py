@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from twilio.request_validator import RequestValidator
 
 from orchestrion.runtime import Runtime
 from orchestrion.store.tables import metadata
-from tests.acceptance.actions_support import wait_for
+from tests.acceptance.actions_support import settle, wait_for
 from tests.acceptance.conftest import MEMORY_STORE_ID
 from tests.acceptance.console_client import ConsoleClient
 from tests.acceptance.webhook_receiver import Receiver
@@ -354,25 +353,6 @@ def snapshot(database_url: str, tenant: Tenant) -> list[str]:
         return sorted(rows)
 
     return asyncio.run(read())
-
-
-def settle(database_url: str, within_ms: int = 60_000) -> None:
-    """Wait until no job is due within a minute (timers set hours ahead may stay)."""
-
-    async def due() -> int:
-        runtime = Runtime.build(test_settings(database_url))
-        try:
-            async with runtime.ctx.store.read() as tx:
-                horizon = runtime.ctx.clock.now_ms() + within_ms
-                query = sa.select(sa.func.count()).select_from(metadata.tables["jobs"])
-                return int((await tx.conn.execute(query.where(sa.column("run_at_ms") < horizon))).scalar_one())
-        finally:
-            await runtime.ctx.store.close()
-
-    deadline = time.monotonic() + 30
-    while asyncio.run(due()):
-        assert time.monotonic() < deadline, "jobs still due after 30 s"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,23 @@ the workload is a plain HTTP request whose route, method and status are known.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from orchestrion.runtime import Runtime
+from orchestrion.store.tables import jobs
+from tests.acceptance.actions_support import settle, wait_for
 from tests.acceptance.conftest import make_configuration
 from tests.acceptance.processes import Processes
-from tests.conftest import Credentials, LiveServer, test_settings
+from tests.acceptance.webhook_receiver import Receiver
+from tests.conftest import Credentials, LiveServer, new_account, test_settings
 
 ACTION = "/v2/Conversations/{ConversationId}/Actions/{ActionId}"
 ACTIONS = "/v2/Conversations/{ConversationId}/Actions"
@@ -50,14 +56,14 @@ def requests_total(
     return found.get(key, 0.0)
 
 
-def _send(http: httpx.Client, conversation_id: str) -> httpx.Response:
+def _send(http: httpx.Client, conversation_id: str, to: str = "+14155550100") -> httpx.Response:
     return http.post(
         f"/v2/Conversations/{conversation_id}/Actions",
         json={
             "type": "SEND_MESSAGE",
             "payload": {
                 "from": {"address": AGENT, "channel": "SMS"},
-                "to": [{"address": "+14155550100", "channel": "SMS"}],
+                "to": [{"address": to, "channel": "SMS"}],
                 "content": {"text": "hi"},
             },
         },
@@ -122,6 +128,72 @@ def test_a_known_workload_is_counted_exactly(
     assert found[refusals] == 2
 
 
+def test_actions_jobs_and_status_callbacks_are_counted_exactly(
+    servers: list[LiveServer], private_database_url: str
+) -> None:
+    account = new_account(private_database_url)
+    answers = iter([500])  # the first callback fails (and is retried), every other one is taken
+
+    receiver = Receiver(answer=lambda _r: next(answers, 204))
+    try:
+        settings = test_settings(private_database_url, retry_max_delay_s=0.2)
+        servers.append(live := LiveServer(settings).start())
+        configuration_id = make_configuration(
+            private_database_url, account.account_sid, statusCallbacks=[{"url": receiver.url()}]
+        )
+        with httpx.Client(base_url=live.url, auth=(account.account_sid, account.auth_token), timeout=15) as http:
+            sent = []
+            for to in ("+14155550100", "+14155550101", "+15005550001"):  # the last: 21211, FAILED
+                conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()[
+                    "id"
+                ]
+                sent.append((conversation_id, _send(http, conversation_id, to).json()["id"]))
+            statuses = [_terminal(http, c, a) for c, a in sent]
+            assert statuses == ["COMPLETED", "COMPLETED", "FAILED"]
+        settle(private_database_url)
+        found = samples(httpx.get(live.url + "/metrics", timeout=10).text)
+        delivered = len({r.token for r in receiver.requests()})
+    finally:
+        receiver.close()
+
+    def value(name: str, **labels: str) -> float:
+        return found.get((name, frozenset(labels.items())), 0.0)
+
+    assert value("orchestrion_actions_created_total", channel="SMS") == 3
+    assert value("orchestrion_actions_finished_total", channel="SMS", status="COMPLETED", code="none") == 2
+    assert value("orchestrion_actions_finished_total", channel="SMS", status="FAILED", code="21211") == 1
+    assert value("orchestrion_action_duration_seconds_count", status="COMPLETED") == 2
+    assert value("orchestrion_dispatch_lag_seconds_count", kind="action.send") == 3  # one attempt each
+    assert value("orchestrion_webhook_attempt_duration_seconds_count", outcome="failed") == 1
+    assert value("orchestrion_webhook_attempt_duration_seconds_count", outcome="delivered") == delivered
+    assert value("orchestrion_job_retries_total", kind="webhook.deliver") == 1
+    assert value("orchestrion_dispatch_lag_seconds_count", kind="webhook.deliver") == delivered + 1
+    waiting = _outbox(private_database_url)
+    gauges = {k: v for (name, labels), v in found.items() if name == "orchestrion_outbox_jobs" for _, k in labels}
+    assert gauges == waiting
+
+
+def _terminal(http: httpx.Client, conversation_id: str, action_id: str) -> str:
+    def status() -> str | None:
+        found = http.get(f"/v2/Conversations/{conversation_id}/Actions/{action_id}").json()
+        return str(found["status"]) if found["status"] != "PENDING" else None
+
+    return wait_for(status, "a terminal action")
+
+
+def _outbox(database_url: str) -> dict[str, float]:
+    async def read() -> dict[str, float]:
+        runtime = Runtime.build(test_settings(database_url))
+        try:
+            async with runtime.ctx.store.read() as tx:
+                query = sa.select(jobs.c.kind, sa.func.count().label("n")).group_by(jobs.c.kind)
+                return {str(row.kind): float(row.n) for row in (await tx.conn.execute(query)).all()}
+        finally:
+            await runtime.ctx.store.close()
+
+    return asyncio.run(read())
+
+
 def test_requests_over_the_account_limits_are_counted_by_limit(
     servers: list[LiveServer], database_url: str, account: Credentials
 ) -> None:
@@ -174,6 +246,29 @@ def test_counts_add_up_across_worker_processes(private_database_url: str, tmp_pa
         assert requests_total(found, "/v2/Conversations", "GET", 200) == sent
     processes.stop_all()
     assert not directory.exists()  # the run's directory goes with it
+
+
+@pytest.mark.slow
+def test_a_separate_worker_counts_into_the_servers_metrics(
+    private_database_url: str, tmp_path: Path, processes: Processes
+) -> None:
+    """``serve`` and ``worker`` given one PROMETHEUS_MULTIPROC_DIR: the worker's counts are in the scrape."""
+    sid, token = "AC" + "8" * 32, "metrics-token"
+    shared = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "ORCHESTRION_ACCOUNT_SID": sid}
+    url = processes.serve(ORCHESTRION_RUN_WORKER="0", ORCHESTRION_AUTH_TOKEN=token, **shared)
+    processes.worker(ORCHESTRION_AUTH_TOKEN=token, **shared)
+    configuration_id = make_configuration(private_database_url, sid)
+    with httpx.Client(base_url=url, auth=(sid, token), timeout=15) as http:
+        conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
+        created = _send(http, conversation_id)
+        assert created.status_code == 202, created.text
+        assert _terminal(http, conversation_id, created.json()["id"]) == "COMPLETED"
+    found = samples(httpx.get(url + "/metrics", timeout=10).text)
+    finished = (
+        "orchestrion_actions_finished_total",
+        frozenset({("channel", "SMS"), ("status", "COMPLETED"), ("code", "none")}),
+    )
+    assert found.get(finished) == 1  # counted by the worker process, scraped from the server
 
 
 def _pids(directory: Path) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,8 +19,8 @@ from orchestrion.services.testclock import TestClock
 
 
 class MetricsExposition(Protocol):
-    def render(self) -> tuple[bytes, str]:
-        """The metrics page (e.g. Prometheus text) and its content type."""
+    def render(self, outbox: Mapping[str, tuple[int, int]] | None = None) -> tuple[bytes, str]:
+        """The metrics page (e.g. Prometheus text) and its content type; ``outbox``: jobs and dead letters by kind."""
         ...
 
 

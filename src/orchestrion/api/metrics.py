@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrion.api import errors
 from orchestrion.api.context import state
 from orchestrion.domain.errors import NotFound
+from orchestrion.services import jobs
 from orchestrion.services.metrics import Metrics
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -89,5 +90,5 @@ async def metrics_page(request: Request) -> Response:
                 "Authentication required: Authorization: Bearer <ORCHESTRION_METRICS_TOKEN>",
                 {"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
-    body, content_type = api.metrics.render()
+    body, content_type = api.metrics.render(await jobs.outbox_depth(api.ctx))
     return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})

@@ -240,6 +240,7 @@ class Dispatcher:
                 pools=[(pool.kinds, free) for pool, free in wanted],
             )
         for job in claimed:
+            self._ctx.metrics.job_started(job.kind, max(0, now - job.run_at_ms) / 1000)
             pool = self._pool_of[job.kind]
             run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=wall + self._lease_ms)
             task = asyncio.create_task(self._execute(run))
@@ -377,9 +378,12 @@ class Dispatcher:
             )
             async with self._ctx.store.write() as tx:
                 await tx.jobs.retry(run.lease, retry_at_ms=self._lease_clock.now_ms() + delay, error=outcome.reason)
+            self._ctx.metrics.job_retried(job.kind)
             return
         async with self._ctx.store.write() as tx:
             if outcome.next is _Next.GIVE_UP:
                 await tx.jobs.bury(run.lease, error=outcome.reason, now_ms=self._ctx.clock.now_ms())
             else:
                 await tx.jobs.complete(run.lease)
+        if outcome.next is _Next.GIVE_UP:
+            self._ctx.metrics.job_given_up(job.kind)

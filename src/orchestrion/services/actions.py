@@ -44,7 +44,7 @@ from orchestrion.domain.sending import (
     pick_address,
     resolved_channel,
 )
-from orchestrion.services import events, idempotency
+from orchestrion.services import events, idempotency, tallies
 from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
 from orchestrion.services.ratelimits import ActionLimit
@@ -161,6 +161,7 @@ async def _create(
         )
         await tx.actions.insert(action)
         await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now)
+        tallies.action_created(ctx, tx, request)
         if remember is None:
             return action
         once, render = remember
@@ -254,6 +255,7 @@ async def fail_action(ctx: Context, action_id: str, reason: str) -> bool:
         changed = await tx.actions.update(failed)
         if changed:
             await events.action_updated(ctx, tx, failed)
+            tallies.action_finished(ctx, tx, failed)
     if changed:
         log.info("action_failed", action_id=action_id, reason=reason)
     return changed

@@ -87,6 +87,12 @@ async def _reopen_timer(ctx: Context, tx: Tx, payload: dict[str, Any]) -> dict[s
 _REOPEN: dict[str, Reopen] = {webhooks.DELIVER_JOB: _reopen_delivery, lifecycle.TIMER_JOB: _reopen_timer}
 
 
+async def outbox_depth(ctx: Context) -> dict[str, tuple[int, int]]:
+    """Per job kind: (jobs waiting or running, dead letters)."""
+    async with ctx.store.read() as tx:
+        return await tx.jobs.depth()
+
+
 async def list_jobs(ctx: Context, *, dead: bool = False, kind: str | None = None, limit: int = 100) -> list[JobEntry]:
     """The jobs in the outbox (or the dead letters), oldest first."""
     if not 1 <= limit <= MAX_LIST:

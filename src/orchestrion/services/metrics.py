@@ -34,6 +34,31 @@ class Metrics(Protocol):
         """A request refused with 429 by ``limit`` (one of the constants above)."""
         ...
 
+    def action_created(self, channel: str) -> None:
+        """An Action accepted (committed, PENDING)."""
+        ...
+
+    def action_finished(self, channel: str, status: str, code: str, seconds: float) -> None:
+        """An Action reached ``status`` (COMPLETED or FAILED; ``code``: the failure's Twilio code, or ``none``),
+        ``seconds`` after it was created."""
+        ...
+
+    def job_started(self, kind: str, lag_seconds: float) -> None:
+        """A job of ``kind`` started ``lag_seconds`` after it was due (each attempt)."""
+        ...
+
+    def job_retried(self, kind: str) -> None:
+        """A job's attempt failed and a retry was scheduled."""
+        ...
+
+    def job_given_up(self, kind: str) -> None:
+        """A job failed for good (a dead letter)."""
+        ...
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        """A status-callback request: ``delivered``, ``failed`` (will be retried) or ``refused`` (no retry)."""
+        ...
+
 
 class NoMetrics:
     """Counts nothing: the default, and what ORCHESTRION_METRICS=off runs with."""
@@ -45,4 +70,22 @@ class NoMetrics:
         return None
 
     def rate_limited(self, limit: str) -> None:
+        return None
+
+    def action_created(self, channel: str) -> None:
+        return None
+
+    def action_finished(self, channel: str, status: str, code: str, seconds: float) -> None:
+        return None
+
+    def job_started(self, kind: str, lag_seconds: float) -> None:
+        return None
+
+    def job_retried(self, kind: str) -> None:
+        return None
+
+    def job_given_up(self, kind: str) -> None:
+        return None
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
         return None

@@ -32,7 +32,7 @@ from orchestrion.domain.models import Action, ActionStatus, Communication, Endpo
 from orchestrion.domain.outcomes import Decision, Move, StatusReport, advance_recipients, decide
 from orchestrion.domain.sending import SendRequest, communication_text
 from orchestrion.domain.webhooks import EventType
-from orchestrion.services import events
+from orchestrion.services import events, tallies
 from orchestrion.services.communications import record_communication
 from orchestrion.services.context import Context
 from orchestrion.store.store import Tx
@@ -97,6 +97,7 @@ async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:
         )
         await tx.actions.update(failed)
         await events.action_updated(ctx, tx, failed)
+        tallies.action_finished(ctx, tx, failed)
         log.info("action_failed", action_id=action.id, message_sid=report.message_sid, reason=decision.failure_reason)
         return Applied.CHANGED
     if decision.move is Move.COMPLETE:
@@ -110,6 +111,7 @@ async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:
         )
         await tx.actions.update(completed)
         await events.action_updated(ctx, tx, completed)
+        tallies.action_finished(ctx, tx, completed)
         log.debug("action_completed", action_id=action.id, message_sid=report.message_sid)
         return Applied.CHANGED
     if adopt:

@@ -100,6 +100,8 @@ class DeliveryHandler:
         )
         async with self._ctx.store.write() as tx:
             await tx.webhooks.record_attempt(delivery.id, attempt, delivered=outcome.delivered, now_ms=now)
+        verdict = "delivered" if outcome.delivered else "failed" if outcome.retryable else "refused"
+        self._ctx.metrics.webhook_attempt(verdict, (outcome.latency_ms or 0) / 1000)
         fields = {
             "delivery_id": delivery.id,
             "event_type": str(delivery.event_type),

@@ -355,6 +355,18 @@ class JobRepo:
     def _held(lease: JobLease) -> dict[str, Any]:
         return {"b_id": lease.job_id, "worker": lease.worker_id, "attempt": lease.attempt}
 
+    async def depth(self) -> dict[str, tuple[int, int]]:
+        """Per kind: (jobs in the outbox, dead letters)."""
+        found: dict[str, tuple[int, int]] = {}
+        for table, i in ((jobs, 0), (dead_jobs, 1)):
+            query = sa.select(table.c.kind, sa.func.count().label("n")).group_by(table.c.kind)
+            for row in (await self._conn.execute(query)).all():
+                kind, count = str(row.kind), int(row.n)
+                pair = list(found.get(kind, (0, 0)))
+                pair[i] = count
+                found[kind] = (pair[0], pair[1])
+        return found
+
     async def next_due_in_ms(
         self, *, now_ms: int, wall_ms: int | None = None, kinds: Collection[str] | None = None
     ) -> int | None:

@@ -17,7 +17,7 @@ applies to that one run only.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from functools import cached_property
 
@@ -52,6 +52,11 @@ class Tx:
         self.conn = conn
         self._backend = backend
         self._box = box
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once this write transaction has committed (never if it rolls back)."""
+        self.committed.append(hook)
 
     @cached_property
     def accounts(self) -> AccountRepo:
@@ -165,6 +170,8 @@ class Store:
             if lease is not None and not await tx.jobs.hold(lease):
                 raise LeaseLost(f"job {lease.job_id} (attempt {lease.attempt}) is no longer held by {lease.worker_id}")
             yield tx
+        for hook in tx.committed:
+            hook()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

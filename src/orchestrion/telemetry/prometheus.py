@@ -21,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, values
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from orchestrion.telemetry.requests import LocalRequests, SharedRequests
 
@@ -65,11 +67,18 @@ def check_mode(multiprocess_dir: str | None) -> None:
         )
 
 
+ACTION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
 class PrometheusMetrics:
     """``services.metrics.Metrics`` as Prometheus series, and their exposition."""
 
     def __init__(self, multiprocess_dir: str | None = None) -> None:
         check_mode(multiprocess_dir)
+        if multiprocess_dir is not None:
+            # prometheus-client writes there on the first count of each series, and fails if it is missing.
+            Path(multiprocess_dir).mkdir(parents=True, exist_ok=True)
         self._multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         self._requests = LocalRequests(self.registry) if multiprocess_dir is None else SharedRequests(self.registry)
@@ -86,8 +95,67 @@ class PrometheusMetrics:
             registry=self.registry,
         )
 
+        self._actions_created = Counter(
+            "orchestrion_actions_created", "Actions accepted, by channel", ["channel"], registry=self.registry
+        )
+        self._actions_finished = Counter(
+            "orchestrion_actions_finished",
+            "Actions that reached COMPLETED or FAILED, by channel, status and failure code (none when completed)",
+            ["channel", "status", "code"],
+            registry=self.registry,
+        )
+        self._action_seconds = Histogram(
+            "orchestrion_action_duration_seconds",
+            "From an Action's creation to COMPLETED or FAILED",
+            ["status"],
+            buckets=ACTION_BUCKETS,
+            registry=self.registry,
+        )
+        self._job_lag = Histogram(
+            "orchestrion_dispatch_lag_seconds",
+            "From when a job was due to when an attempt of it started, by kind",
+            ["kind"],
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self._job_retries = Counter(
+            "orchestrion_job_retries",
+            "Job attempts that failed and were scheduled again",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._job_dead = Counter(
+            "orchestrion_jobs_given_up", "Jobs that failed for good (dead letters)", ["kind"], registry=self.registry
+        )
+        self._webhooks = Histogram(
+            "orchestrion_webhook_attempt_duration_seconds",
+            "Status-callback requests by outcome (delivered, failed, refused) and their latency",
+            ["outcome"],
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.record(route, method, status, seconds)
+
+    def action_created(self, channel: str) -> None:
+        self._actions_created.labels(channel).inc()
+
+    def action_finished(self, channel: str, status: str, code: str, seconds: float) -> None:
+        self._actions_finished.labels(channel, status, code).inc()
+        self._action_seconds.labels(status).observe(seconds)
+
+    def job_started(self, kind: str, lag_seconds: float) -> None:
+        self._job_lag.labels(kind).observe(lag_seconds)
+
+    def job_retried(self, kind: str) -> None:
+        self._job_retries.labels(kind).inc()
+
+    def job_given_up(self, kind: str) -> None:
+        self._job_dead.labels(kind).inc()
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        self._webhooks.labels(outcome).observe(seconds)
 
     def inbound_message(self, direction: str, outcome: str) -> None:
         self._inbound.labels(direction, outcome).inc()
@@ -95,10 +163,30 @@ class PrometheusMetrics:
     def rate_limited(self, limit: str) -> None:
         self._refusals.labels(limit).inc()
 
-    def render(self) -> tuple[bytes, str]:
-        """The exposition text (every process's values in multiprocess mode) and its content type."""
+    def render(self, outbox: Mapping[str, tuple[int, int]] | None = None) -> tuple[bytes, str]:
+        """The exposition text (every process's values in multiprocess mode) and its content type.
+
+        ``outbox`` (per job kind: waiting, dead) is read from the database at scrape time: one value for
+        the whole deployment, whichever process answers, so it is a gauge no process keeps.
+        """
+        gauges = CollectorRegistry()
+        gauges.register(_Outbox(outbox or {}))
         if self._multiprocess_dir is None:
-            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return generate_latest(self.registry) + generate_latest(gauges), CONTENT_TYPE_LATEST
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]  # untyped upstream
-        return generate_latest(merged), CONTENT_TYPE_LATEST
+        return generate_latest(merged) + generate_latest(gauges), CONTENT_TYPE_LATEST
+
+
+class _Outbox(Collector):
+    def __init__(self, depth: Mapping[str, tuple[int, int]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily("orchestrion_outbox_jobs", "Jobs in the outbox now, by kind", labels=["kind"])
+        dead = GaugeMetricFamily("orchestrion_dead_jobs", "Dead letters now, by kind", labels=["kind"])
+        for kind, (count, buried) in sorted(self._depth.items()):
+            waiting.add_metric([kind], count)
+            dead.add_metric([kind], buried)
+        yield waiting
+        yield dead
