@@ -128,12 +128,13 @@ class LiveServer:
     _thread: threading.Thread | None = None
     runtime: object = field(default=None, repr=False)
     app: object = field(default=None, repr=False)  # the ASGI app served
+    tracer: Any = field(default=None, repr=False)  # a services.tracing.Tracer to use instead of the settings'
 
     def start(self, run_worker: bool = True) -> LiveServer:
         from orchestrion.runtime import Runtime
 
         port = free_port()
-        runtime = Runtime.build(self.settings)
+        runtime = Runtime.build(self.settings, tracer=self.tracer)
         self.runtime = runtime
         self.app = runtime.app(run_worker=run_worker)
         config = uvicorn.Config(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from orchestrion_bench import HOST, REPO_ROOT
+from orchestrion_bench import HOST, REPO_ROOT, collector
 from orchestrion_bench.client import basic_auth
 from orchestrion_bench.pgdb import with_database
 from orchestrion_bench.processes import free_port
@@ -120,5 +120,15 @@ def sqlite_target(
     async def start(ctx: RunContext) -> Running:
         url = _sqlite_url(ctx, label)
         return await _start_orchestrion(ctx, label, url, serve_flags, worker_processes, env, compare)
+
+    return start
+
+
+def tracing_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
+    """sqlite-1proc with ORCHESTRION_TRACING=on, exporting by OTLP to a no-op collector on loopback."""
+
+    async def start(ctx: RunContext) -> Running:
+        env = {"ORCHESTRION_TRACING": "on", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.start() + "/v1/traces"}
+        return await sqlite_target(label, env=env)(ctx)
 
     return start

@@ -227,6 +227,7 @@ async def _worker(settings: Settings) -> int:
         await runtime.run_worker()
     finally:
         await runtime.ctx.store.close()
+        runtime.ctx.tracer.shutdown()
     return 0
 
 

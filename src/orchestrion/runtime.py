@@ -29,6 +29,7 @@ from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, buil
 from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
+from orchestrion.services.tracing import NoTracer, Tracer
 from orchestrion.settings import Settings
 from orchestrion.store.database import Database
 from orchestrion.store.notify import JOBS_CHANNEL, PgListener
@@ -58,8 +59,16 @@ class Runtime:
     prometheus: PrometheusMetrics | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, settings: Settings, *, serves_api: bool = True, runs_dispatcher: bool | None = None) -> Runtime:
-        """``serves_api`` / ``runs_dispatcher`` (default: ``settings.run_worker``) size the database pool."""
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        serves_api: bool = True,
+        runs_dispatcher: bool | None = None,
+        tracer: Tracer | None = None,
+    ) -> Runtime:
+        """``serves_api`` / ``runs_dispatcher`` (default: ``settings.run_worker``) size the database pool;
+        ``tracer`` replaces the one ORCHESTRION_TRACING would make (tests give an in-memory one)."""
         secret_key = settings.resolve_secret_key()
         dispatches = settings.run_worker if runs_dispatcher is None else runs_dispatcher
         size = pool_size(
@@ -90,6 +99,7 @@ class Runtime:
             webhooks=webhooks,
             studio_execution_ms=int(settings.studio_execution_s * 1000),
             metrics=metrics,
+            tracer=tracer or _tracer(settings),
         )
         limiter: Limiter = MemoryLimiter()
         if settings.redis_url is not None:
@@ -236,6 +246,7 @@ class Runtime:
                 await close()
             except Exception:
                 log.exception("close_failed", resource=close.__qualname__)
+        self.ctx.tracer.shutdown()
 
     def app(self, *, run_worker: bool) -> ASGIApp:
         @contextlib.asynccontextmanager
@@ -251,6 +262,22 @@ class Runtime:
                 await self.stop()
 
         return create_app(self.api_state(), lifespan=lifespan)
+
+
+class TracingUnavailable(RuntimeError):
+    """ORCHESTRION_TRACING is on but the `otel` extra is not installed."""
+
+
+def _tracer(settings: Settings) -> Tracer:
+    if not settings.tracing:
+        return NoTracer()
+    try:
+        from orchestrion.telemetry.otel import OtelTracer
+    except ImportError as error:
+        raise TracingUnavailable(
+            "ORCHESTRION_TRACING is on but OpenTelemetry is not installed: pip install 'orchestrion[otel]'"
+        ) from error
+    return OtelTracer.otlp()
 
 
 def app_from_env() -> ASGIApp:

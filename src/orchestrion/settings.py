@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     metrics_multiprocess_dir: str | None = Field(
         default=None, validation_alias=AliasChoices("metrics_multiprocess_dir", "PROMETHEUS_MULTIPROC_DIR")
     )
+    # OpenTelemetry traces (needs the `otel` extra), exported by OTLP as the OTEL_* variables say.
+    tracing: bool = False
 
     @classmethod
     def settings_customise_sources(

@@ -28,6 +28,8 @@ from orchestrion.api.jsonio import JSONResponse
 from orchestrion.api.metrics import RequestMetrics, metrics_page
 from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
+from orchestrion.api.tracing import RequestTracing
+from orchestrion.services.tracing import NoTracer
 
 log = structlog.get_logger("orchestrion.api")
 
@@ -67,6 +69,8 @@ def create_app(
     if api.metrics is not None:  # none at all when metrics are off
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
         middleware.insert(1, Middleware(RequestMetrics, metrics=api.ctx.metrics))
+    if not isinstance(api.ctx.tracer, NoTracer):  # no middleware at all when tracing is off
+        middleware.insert(1, Middleware(RequestTracing, tracer=api.ctx.tracer))
     if api.console_key is not None:
         routes += console.routes()
     app = Starlette(

@@ -51,8 +51,10 @@ from orchestrion.dispatch.retry import Backoff
 from orchestrion.domain import errors
 from orchestrion.domain.clock import Clock, WallClock
 from orchestrion.domain.models import Job
+from orchestrion.domain.tracecontext import PAYLOAD_KEY
 from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
+from orchestrion.services.tracing import Attribute
 from orchestrion.store.jobs import JobLease
 from orchestrion.store.store import Store
 
@@ -307,6 +309,13 @@ class Dispatcher:
     # --- one run
 
     async def _execute(self, run: _Run) -> None:
+        job = run.job
+        parent = job.payload.get(PAYLOAD_KEY)
+        attributes: dict[str, Attribute] = {"job.kind": job.kind, "job.id": job.id, "job.attempt": job.attempts}
+        with self._ctx.tracer.span(f"job {job.kind}", attributes, parent=parent if isinstance(parent, str) else None):
+            await self._execute_traced(run)
+
+    async def _execute_traced(self, run: _Run) -> None:
         job = run.job
         try:
             with Store.fenced(run.lease):

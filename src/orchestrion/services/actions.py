@@ -113,6 +113,18 @@ async def _accept(
     limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     check_command(command)
+    with ctx.tracer.span("action.create", {"conversation.id": conversation_id}):
+        return await _accept_traced(ctx, account_sid, conversation_id, command, remember, limit)
+
+
+async def _accept_traced(
+    ctx: Context,
+    account_sid: str,
+    conversation_id: str,
+    command: SendMessageCommand,
+    remember: _Remember | None,
+    limit: ActionLimit | None,
+) -> Action | StoredResponse:
     for attempt in range(1, _CREATE_TRIES + 1):
         try:
             created = await _create(
@@ -275,7 +287,9 @@ class SendHandler:
         if action is None or action_is_terminal(action.status):
             return  # deleted with its conversation, or already finished (a re-run)
         message = outbound_message(action, attempt=job.attempts)
-        receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
+        with self._ctx.tracer.span("provider.send", {"action.id": action.id, "channel": str(message.channel)}) as span:
+            receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
+            span.set("message.sid", receipt.message_sid)
         async with self._ctx.store.read() as tx:
             current = await tx.actions.get_by_id(action_id)
         # Terminal is final and a stored SID never changes: no write needed then. A provider

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
 from orchestrion.services.metrics import Metrics, NoMetrics
+from orchestrion.services.tracing import NoTracer, Tracer
 from orchestrion.store.store import Store
 from orchestrion.webhooks.sender import WebhookSender
 
@@ -42,3 +43,5 @@ class Context:
     webhooks: WebhookSender = field(default_factory=WebhookSender)
     # What gets counted (services.metrics): nothing unless the runtime plugs in an adapter.
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Spans (services.tracing): none unless the runtime plugs in an adapter.
+    tracer: Tracer = field(default_factory=NoTracer)

@@ -80,15 +80,18 @@ class DeliveryHandler:
         if account is None:
             raise ProviderError(f"Account {delivery.account_sid} no longer exists", transient=False)
         started_ms = self._ctx.clock.now_ms()
-        outcome = await self._ctx.webhooks.send(
-            Outbound(
-                url=delivery.url,
-                method=delivery.method,
-                body=delivery.body,
-                auth_token=account.auth_token,
-                idempotency_token=delivery.id,
+        attributes = {"webhook.event_type": str(delivery.event_type), "webhook.delivery_id": delivery.id}
+        with self._ctx.tracer.span("status_callback", attributes) as span:
+            outcome = await self._ctx.webhooks.send(
+                Outbound(
+                    url=delivery.url,
+                    method=delivery.method,
+                    body=delivery.body,
+                    auth_token=account.auth_token,
+                    idempotency_token=delivery.id,
+                )
             )
-        )
+            span.set("http.response.status_code", outcome.status_code or 0)
         now = self._ctx.clock.now_ms()
         attempt = WebhookAttempt(
             number=_attempt_number(job),

@@ -129,8 +129,8 @@ class SandboxExecutionOut(Out):
     status: str
     to: str
     from_: str = Field(alias="from")
-    parameters: dict[str, Any] | None
-    conversation_id: str | None
+    parameters: dict[str, Any] | None = None  # omitted when the execution had none
+    conversation_id: str | None = None
     created_at: str
     updated_at: str
     ends_at: str
