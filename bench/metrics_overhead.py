@@ -1,6 +1,7 @@
-"""CPU cost of the metrics middleware on the hot GET, in process: no sockets, no load generator.
+"""CPU cost of metrics and of tracing on the hot GET, in process: no sockets, no load generator.
 
-Builds two applications on one SQLite file (metrics on, metrics off), then
+Builds three applications on one SQLite file (metrics off; metrics on; metrics on and
+tracing on, its spans exported by OTLP/HTTP to a no-op collector on loopback), then
 calls each one's ASGI entry point with ``GET /v2/Conversations/{id}/Actions/{id}``
 for a COMPLETED action, in interleaved rounds, and reports the CPU time
 (``time.process_time``: this process only, so other processes on a shared
@@ -23,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +34,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "src"))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+
+from orchestrion_bench import collector  # noqa: E402
 
 from orchestrion.domain import ids  # noqa: E402
 from orchestrion.domain.models import Action, ActionStatus, Configuration, Conversation, ConversationStatus  # noqa: E402
@@ -93,7 +98,12 @@ async def main(requests: int, rounds: int, only: str | None) -> None:
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
     base = Settings(database_url=url, secret_key="bench", log_level="warning")
-    runtimes = {"on": Runtime.build(base), "off": Runtime.build(base.with_overrides(metrics=False))}
+    runtimes = {
+        "off": Runtime.build(base.with_overrides(metrics=False)),
+        "on": Runtime.build(base),
+        "tracing": Runtime.build(base, tracer=_otlp_tracer()),
+        "sampled": Runtime.build(base, tracer=_otlp_tracer(ratio=0.1)),
+    }
     path, user, password = await _arrange(runtimes["on"])
     apps = {name: runtime.app(run_worker=False) for name, runtime in runtimes.items()}
     auth = b"Basic " + base64.b64encode(f"{user}:{password}".encode())
@@ -110,24 +120,48 @@ async def main(requests: int, rounds: int, only: str | None) -> None:
     for name, app in apps.items():
         assert await _call(app, scope) == 200, name  # and warm: first calls build caches
         await _round(app, scope, min(requests, 2000))
-    results: dict[str, list[float]] = {"on": [], "off": []}
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    names = list(apps)
     for r in range(rounds):
-        order = ("on", "off") if r % 2 == 0 else ("off", "on")
-        for name in order:
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order every round
             results[name].append(await _round(apps[name], scope, requests))
-    on, off = statistics.median(results["on"]), statistics.median(results["off"])
+    for name in ("tracing", "sampled"):
+        runtimes[name].ctx.tracer.shutdown()  # the export thread's CPU time counts in the rounds
+    median = {name: statistics.median(values) for name, values in results.items()}
+    off = median["off"]
     print(f"GET action status, in process, {requests} requests x {rounds} rounds (median CPU us per request)")
-    print(f"  metrics off: {off:7.1f} us   rounds: {', '.join(f'{v:.1f}' for v in results['off'])}")
-    print(f"  metrics on:  {on:7.1f} us   rounds: {', '.join(f'{v:.1f}' for v in results['on'])}")
-    print(f"  metrics add: {on - off:7.1f} us per request ({(on - off) / off * 100:+.1f} %)")
+    labels = {"off": "metrics off", "on": "metrics on", "tracing": "+ tracing, all", "sampled": "+ tracing, 10 %"}
+    for name, label in labels.items():
+        change = (median[name] - off) / off * 100
+        rounds_text = ", ".join(f"{v:.1f}" for v in results[name])
+        print(f"  {label:16} {median[name]:7.1f} us ({change:+.1f} %)   rounds: {rounds_text}")
     for runtime in runtimes.values():
         await runtime.ctx.store.close()
+
+
+def _otlp_tracer(ratio: float = 1.0) -> Any:
+    """As ORCHESTRION_TRACING=on makes it; ``ratio`` < 1: OTEL_TRACES_SAMPLER=parentbased_traceidratio."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from orchestrion.telemetry.otel import OtelTracer
+
+    if ratio < 1:
+        os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        os.environ["OTEL_TRACES_SAMPLER_ARG"] = str(ratio)
+    try:
+        return OtelTracer(BatchSpanProcessor(OTLPSpanExporter(endpoint=collector.start() + "/v1/traces")))
+    finally:
+        os.environ.pop("OTEL_TRACES_SAMPLER", None)
+        os.environ.pop("OTEL_TRACES_SAMPLER_ARG", None)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--only", choices=["on", "off"], help="run only this application, untimed (for callgrind)")
+    parser.add_argument(
+        "--only", choices=["on", "off", "tracing", "sampled"], help="run only this application, untimed (for callgrind)"
+    )
     args = parser.parse_args()
     asyncio.run(main(args.requests, args.rounds, args.only))

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestrion.domain.models import Job
-from orchestrion.domain.tracecontext import PAYLOAD_KEY, TRACEPARENT
+from orchestrion.domain.tracecontext import PAYLOAD_KEY, current_traceparent
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.notify import JOBS_CHANNEL
 from orchestrion.store.sqlfuncs import greatest, insert_into
@@ -200,7 +200,7 @@ class JobRepo:
         max_attempts: int = 8,
         ordering_key: str | None = None,
     ) -> int:
-        traceparent = TRACEPARENT.get()
+        traceparent = current_traceparent()
         if traceparent is not None:  # tracing on: the job continues the trace of what enqueued it
             payload = {**payload, PAYLOAD_KEY: traceparent}
         result = await self._conn.execute(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -39,6 +40,12 @@ class _OtelSpan:
         self._span.update_name(name)
 
 
+def _traceparent(span: Any) -> str:
+    """W3C trace context, version 00, of ``span``."""
+    c = span.get_span_context()
+    return f"00-{c.trace_id:032x}-{c.span_id:016x}-{int(c.trace_flags):02x}"
+
+
 class OtelTracer:
     """``services.tracing.Tracer`` over an OpenTelemetry ``TracerProvider`` of its own (never the global one)."""
 
@@ -62,9 +69,7 @@ class OtelTracer:
         with self._tracer.start_as_current_span(
             name, context=context, attributes=dict(attributes or {}), record_exception=True
         ) as span:
-            carrier: dict[str, str] = {}
-            _PROPAGATOR.inject(carrier)
-            token = TRACEPARENT.set(carrier.get("traceparent"))
+            token = TRACEPARENT.set(partial(_traceparent, span))
             try:
                 yield _OtelSpan(span)
             finally:

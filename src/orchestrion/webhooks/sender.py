@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from orchestrion.domain.tracecontext import TRACEPARENT
+from orchestrion.domain.tracecontext import current_traceparent
 from orchestrion.domain.webhooks import address_refusal, url_refusal
 from orchestrion.webhooks.envelope import query_params
 from orchestrion.webhooks.signing import SIGNATURE_HEADER, signature, with_body_hash, with_query
@@ -216,7 +216,7 @@ class WebhookSender:
         }
         if content is not None:
             headers["Content-Type"] = "application/json"
-        if (traceparent := TRACEPARENT.get()) is not None:
+        if (traceparent := current_traceparent()) is not None:
             headers["traceparent"] = traceparent  # the receiver's spans join the Action's trace
         addresses = await self._checked_addresses(target)
         client = self._http()
