@@ -47,6 +47,15 @@ async def test_bucket_allows_its_burst_then_refuses(limiter: Limiter) -> None:
     assert 0 < decisions[-1].retry_after_ms <= 1000
 
 
+@pytest.mark.parametrize("rate", [3.0, 7.0, 29.0, 30.0])
+async def test_a_burst_taken_at_once_gets_every_token_at_rates_that_do_not_divide_a_second(
+    limiter: Limiter, rate: float
+) -> None:
+    burst = int(rate)
+    decisions = [await limiter.hit(f"r{rate}", rate=rate, burst=burst) for _ in range(burst)]
+    assert all(d.allowed for d in decisions)
+
+
 async def test_buckets_of_different_keys_are_independent(limiter: Limiter) -> None:
     assert (await limiter.hit("a", rate=1.0, burst=1)).allowed
     assert (await limiter.hit("b", rate=1.0, burst=1)).allowed

@@ -22,18 +22,20 @@ from orchestrion.domain.ratelimit import Decision
 
 log = structlog.get_logger("orchestrion.ratelimit")
 
-# GCRA on server time (TIME), so processes with skewed clocks agree.
+# GCRA on server time (TIME), so processes with skewed clocks agree. In integer microseconds (exact in
+# Lua's doubles up to 2^53): in float milliseconds a burst within one tick could lose its last token,
+# and the stored value was rounded by tostring as well.
 _HIT = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allowed_at = new_tat - burst * interval
-if allowed_at > now then return math.ceil(allowed_at - now) end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+if allowed_at > now then return math.ceil((allowed_at - now) / 1000) end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return 0
 """
 
@@ -78,7 +80,9 @@ class RedisLimiter:
         return "RedisLimiter(<url redacted>)"
 
     async def hit(self, key: str, rate: float, burst: int) -> Decision:
-        wait_ms = await self._call(lambda: self._hit(keys=[self._prefix + key], args=[1000 / rate, burst]))
+        wait_ms = await self._call(
+            lambda: self._hit(keys=[self._prefix + key], args=[max(1, round(1_000_000 / rate)), burst])
+        )
         return Decision(True) if wait_ms is None else Decision(int(wait_ms) == 0, int(wait_ms))
 
     async def enter(self, key: str, token: str, limit: int) -> tuple[bool, int]:
