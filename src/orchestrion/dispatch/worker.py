@@ -16,6 +16,9 @@ lease), or that cannot reach the database until the lease has run out, stops
 that run. Whatever the run still tries to write is refused in any case: it
 runs inside ``Store.fenced``, so each of its write transactions commits only
 while the run still holds the job. The run that lost its job commits nothing.
+A handler whose last write holds everything its job was for ends the job in
+that transaction (``Store.write(finish_job=True)``); the dispatcher then has
+nothing left to record.
 
 Stopping (SIGTERM, SIGINT): the dispatcher claims nothing more, logs what
 is still running, and lets it finish for up to a grace period, heartbeats
@@ -56,7 +59,7 @@ from orchestrion.services.context import Context
 from orchestrion.services.jobs import Handler
 from orchestrion.services.tracing import Attribute
 from orchestrion.store.jobs import JobLease
-from orchestrion.store.store import Store
+from orchestrion.store.store import JobFence, Store
 
 log = structlog.get_logger("orchestrion.dispatch")
 
@@ -109,6 +112,7 @@ class _Run:
     pool: str
     until_ms: int
     finishing: bool = False  # the handler is done; its outcome is being recorded
+    fence: JobFence | None = None  # while the handler runs
 
 
 class Dispatcher:
@@ -301,8 +305,8 @@ class Dispatcher:
                 self._stop_run(task, run, "another worker took it after its lease ran out")
 
     def _stop_run(self, task: asyncio.Task[None], run: _Run, reason: str) -> None:
-        if run.finishing or task.done():
-            return  # finished meanwhile: its outcome is fenced like any write
+        if run.finishing or task.done() or (run.fence is not None and run.fence.finished):
+            return  # finished meanwhile (the job is gone): its outcome is fenced like any write
         log.warning("job_lease_lost", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts, reason=reason)
         task.cancel()
 
@@ -318,12 +322,15 @@ class Dispatcher:
     async def _execute_traced(self, run: _Run) -> None:
         job = run.job
         try:
-            with Store.fenced(run.lease):
+            with Store.fenced(run.lease) as fence:
+                run.fence = fence
                 outcome = await self._attempt(self._handlers[job.kind], job)
         except errors.LeaseLost as lost:
             log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
             return
         run.finishing = True
+        if fence.finished:
+            return  # the handler's last transaction deleted the job: nothing left to record
         pause = 0.05
         while True:
             try:

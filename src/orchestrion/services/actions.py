@@ -49,7 +49,7 @@ from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
 from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.idempotency import StoredResponse
-from orchestrion.store.store import Tx
+from orchestrion.store.store import Store, Tx
 
 log = structlog.get_logger("orchestrion.actions")
 
@@ -186,7 +186,11 @@ async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: Se
     """Turn every endpoint into (channel, address, participant), creating participants for new addresses."""
     known: dict[str, Participant] = {}
     found: list[tuple[str, Channel, str, str | None]] = []  # where, channel, address, participant id
-    for where, ref in endpoint_refs(command):
+    refs = endpoint_refs(command)
+    # Every address's owner in one query.
+    by_address = [(r.channel, r.address) for _, r in refs if r.participant_id is None and r.channel and r.address]
+    owners = await tx.participants.owners(conversation.id, by_address)
+    for where, ref in refs:
         if ref.participant_id is not None:
             participant = known.get(ref.participant_id) or await tx.participants.get(
                 conversation.id, ref.participant_id
@@ -201,8 +205,7 @@ async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: Se
             found.append((where, picked.channel, picked.address, participant.id))
         else:
             assert ref.address is not None and ref.channel is not None  # check_command
-            owner = await tx.participants.find_by_address(conversation.id, ref.channel, ref.address)
-            found.append((where, ref.channel, ref.address, owner))
+            found.append((where, ref.channel, ref.address, owners.get((ref.channel, ref.address))))
     channel = resolved_channel([(where, c) for where, c, _, _ in found])
     check_recipients(channel, found[0][2], [address for _, _, address, _ in found[1:]])
 
@@ -290,6 +293,8 @@ class SendHandler:
         with self._ctx.tracer.span("provider.send", {"action.id": action.id, "channel": str(message.channel)}) as span:
             receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
             span.set("message.sid", receipt.message_sid)
+        if Store.job_finished():
+            return  # the provider's report finished the Action with the send, and ended this job
         async with self._ctx.store.read() as tx:
             current = await tx.actions.get_by_id(action_id)
         # Terminal is final and a stored SID never changes: no write needed then. A provider

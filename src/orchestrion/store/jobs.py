@@ -117,7 +117,10 @@ class _Statements:
         self.claim = self._claim([self._due.limit(sa.bindparam("limit"))])
         self._claim_pools: dict[int, sa.Update] = {}
         self.insert = jobs.insert().returning(jobs.c.id)
-        self.notify = sa.select(sa.func.pg_notify(JOBS_CHANNEL, ""))
+        if backend == "postgresql":
+            # Listening workers are told in the same statement, delivered at commit (PostgreSQL
+            # folds a transaction's identical notifications into one).
+            self.insert = self.insert.returning(sa.func.pg_notify(JOBS_CHANNEL, ""))
         held = sa.and_(
             jobs.c.id == sa.bindparam("b_id"),
             jobs.c.locked_by == sa.bindparam("worker"),
@@ -218,11 +221,7 @@ class JobRepo:
                 "created_ms": now_ms,
             },
         )
-        job_id = int(result.scalar_one())
-        if self._backend == "postgresql":
-            # Delivered at commit, to every listening worker of every process.
-            await self._conn.execute(self._sql.notify)
-        return job_id
+        return int(result.one()[0])
 
     async def claim(
         self,
