@@ -25,6 +25,7 @@ from typing import NamedTuple
 import pytest
 
 from orchestrion.services import actions
+from orchestrion.services.handoff import NoHandoff
 from tests.services.world import World, command
 from tests.sqltrace import Seen
 
@@ -37,20 +38,31 @@ class Ceiling(NamedTuple):
     round_trips: int
 
 
-# backend -> (first Action of a conversation, a later one)
+# backend -> (first Action of a conversation, a later one), the job claimed by a dispatcher
 CEILINGS = {
     "sqlite": (Ceiling(18, 3, 24), Ceiling(12, 3, 18)),
     "postgresql": (Ceiling(18, 3, 24), Ceiling(12, 3, 18)),
 }
+# The same with the job handed to the dispatcher of the process that created it (no claim).
+HANDED_OFF = {
+    "sqlite": (Ceiling(17, 2, 21), Ceiling(11, 2, 15)),
+    "postgresql": (Ceiling(17, 2, 21), Ceiling(11, 2, 15)),
+}
 
 
-async def _one_action(world: World, conversation_id: str) -> Seen:
-    """POST (the service call) to COMPLETED: the create, the dispatcher's claim, the send job, its end."""
+async def _one_action(world: World, conversation_id: str, *, handoff: bool = False) -> Seen:
+    """POST (the service call) to COMPLETED: the create, the dispatcher's claim (unless handed off), the send job."""
     dispatcher = world.dispatcher()
-    async with world.sql.window() as seen:
-        created = await actions.create_send_message(world.ctx, world.account_sid, conversation_id, command())
-        assert await dispatcher.run_once() == 1
-        await dispatcher.drain()
+    if handoff:
+        world.ctx.handoff = dispatcher
+    try:
+        async with world.sql.window() as seen:
+            created = await actions.create_send_message(world.ctx, world.account_sid, conversation_id, command())
+            if not handoff:
+                assert await dispatcher.run_once() == 1
+            await dispatcher.drain()
+    finally:
+        world.ctx.handoff = NoHandoff()
     assert (await world.action(conversation_id, created.id))["status"] == "COMPLETED"
     return seen
 
@@ -66,6 +78,16 @@ async def test_one_action_to_completed_stays_within_its_statement_and_transactio
     cid = await world.conversation()
     first, later = await _one_action(world, cid), await _one_action(world, cid)
     first_ceiling, later_ceiling = CEILINGS[world.ctx.store.backend]
+    assert _within(first, first_ceiling), f"first Action of a conversation: {first.summary()}"
+    assert _within(later, later_ceiling), f"a later Action: {later.summary()}"
+
+
+async def test_a_handed_off_action_to_completed_takes_two_write_transactions(world: World) -> None:
+    world = dataclasses.replace(world, ctx=dataclasses.replace(world.ctx, sandbox_step_ms=0))
+    await _one_action(world, await world.conversation(), handoff=True)  # warm
+    cid = await world.conversation()
+    first, later = await _one_action(world, cid, handoff=True), await _one_action(world, cid, handoff=True)
+    first_ceiling, later_ceiling = HANDED_OFF[world.ctx.store.backend]
     assert _within(first, first_ceiling), f"first Action of a conversation: {first.summary()}"
     assert _within(later, later_ceiling), f"a later Action: {later.summary()}"
 

@@ -46,6 +46,7 @@ from orchestrion.domain.sending import (
 )
 from orchestrion.services import events, idempotency, tallies
 from orchestrion.services.context import Context
+from orchestrion.services.handoff import Reservation
 from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
 from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.idempotency import StoredResponse
@@ -126,15 +127,23 @@ async def _accept_traced(
     limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     for attempt in range(1, _CREATE_TRIES + 1):
+        reservation = ctx.handoff.reserve(SEND_JOB)
+        job: list[Job] = []  # the send job, once its transaction committed
         try:
             created = await _create(
-                ctx, account_sid, conversation_id, command, remember, limit if attempt == 1 else None
+                ctx, account_sid, conversation_id, command, remember, limit if attempt == 1 else None, reservation, job
             )
         except Conflict:
             if attempt == _CREATE_TRIES:
                 raise
             continue
-        ctx.wakeup.notify()
+        finally:
+            if reservation is not None and not job:
+                reservation.cancel()
+        if reservation is not None and job:
+            reservation.start(job[0])  # this process's dispatcher runs it: nobody needs waking
+        elif job:
+            ctx.wakeup.notify()
         return created
     raise AssertionError("unreachable")
 
@@ -146,7 +155,10 @@ async def _create(
     command: SendMessageCommand,
     remember: _Remember | None,
     limit: ActionLimit | None,
+    reservation: Reservation | None,
+    written: list[Job],
 ) -> Action | StoredResponse:
+    """One try, in one transaction; ``written`` gets the send job once the transaction has committed."""
     async with ctx.store.write() as tx:
         if remember is not None:
             stored = await idempotency.stored_answer(ctx, tx, account_sid, remember[0])
@@ -172,7 +184,9 @@ async def _create(
             completed_ms=None,
         )
         await tx.actions.insert(action)
-        await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now)
+        leased_to = None if reservation is None else (reservation.worker_id, reservation.lease_until_ms)
+        job = await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now, leased_to=leased_to)
+        tx.after_commit(lambda: written.append(job))
         tallies.action_created(ctx, tx, request)
         if remember is None:
             return action
