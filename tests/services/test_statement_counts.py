@@ -15,6 +15,9 @@ RETURNING), the send job's read of the action, and one send transaction
 (DELETE the job as the fence, INSERT the sandbox message in its final
 state, SELECT the action, INSERT the Communication, UPDATE the
 conversation's last activity RETURNING it, UPDATE the action COMPLETED).
+When the job is handed to the dispatcher of the process that created it
+(``services.handoff``), the claim transaction goes: 11 statements, 2 write
+transactions.
 """
 
 from __future__ import annotations
