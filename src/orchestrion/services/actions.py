@@ -19,7 +19,7 @@ ends COMPLETED or FAILED.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -47,7 +47,7 @@ from orchestrion.domain.sending import (
 from orchestrion.services import events, idempotency, tallies
 from orchestrion.services.context import Context
 from orchestrion.services.handoff import Reservation
-from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
+from orchestrion.services.participants import ParticipantFields, admit_participant
 from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.idempotency import StoredResponse
 from orchestrion.store.store import Store, Tx
@@ -164,11 +164,17 @@ async def _create(
             stored = await idempotency.stored_answer(ctx, tx, account_sid, remember[0])
             if stored is not None:
                 return stored
-        conversation = await load_conversation(tx, account_sid, conversation_id)
+        if not ids.is_id(conversation_id, ids.CONVERSATION):
+            raise NotFound("Conversation", conversation_id)
+        by_address = [(r.channel, r.address) for _, r in endpoint_refs(command) if r.participant_id is None]
+        wanted = [(channel, address) for channel, address in by_address if channel and address]
+        conversation, owners = await tx.conversations.get_with_owners(account_sid, conversation_id, wanted)
+        if conversation is None:
+            raise NotFound("Conversation", conversation_id)
         check_open(conversation.status)
         if limit is not None:
             await limit.conversation_action(account_sid, conversation.id)
-        request = await _resolve(ctx, tx, conversation, command)
+        request = await _resolve(ctx, tx, conversation, command, owners)
         now = ctx.clock.now_ms()
         action = Action(
             id=ids.new_id(ids.ACTION),
@@ -196,15 +202,20 @@ async def _create(
     return answer
 
 
-async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: SendMessageCommand) -> SendRequest:
-    """Turn every endpoint into (channel, address, participant), creating participants for new addresses."""
+async def _resolve(
+    ctx: Context,
+    tx: Tx,
+    conversation: Conversation,
+    command: SendMessageCommand,
+    owners: Mapping[tuple[Channel, str], str],
+) -> SendRequest:
+    """Turn every endpoint into (channel, address, participant), creating participants for new addresses.
+
+    ``owners``: who owns each address given with its channel (read with the conversation).
+    """
     known: dict[str, Participant] = {}
     found: list[tuple[str, Channel, str, str | None]] = []  # where, channel, address, participant id
-    refs = endpoint_refs(command)
-    # Every address's owner in one query.
-    by_address = [(r.channel, r.address) for _, r in refs if r.participant_id is None and r.channel and r.address]
-    owners = await tx.participants.owners(conversation.id, by_address)
-    for where, ref in refs:
+    for where, ref in endpoint_refs(command):
         if ref.participant_id is not None:
             participant = known.get(ref.participant_id) or await tx.participants.get(
                 conversation.id, ref.participant_id

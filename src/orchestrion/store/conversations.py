@@ -74,11 +74,25 @@ _TOUCH = {
     .returning(*conversations.c)
     for backend in ("sqlite", "postgresql")
 }
-_ADDRESS_OWNERS = sa.select(
-    participant_addresses.c.channel, participant_addresses.c.address, participant_addresses.c.participant_id
-).where(
-    participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
-    participant_addresses.c.address.in_(sa.bindparam("b_addresses", expanding=True)),
+# The conversation, with the owners of some addresses in it: one row per owned address, or one
+# row of NULLs after the conversation's columns when none is owned.
+_WITH_OWNERS = (
+    sa.select(
+        conversations,
+        participant_addresses.c.channel.label("owned_channel"),
+        participant_addresses.c.address.label("owned_address"),
+        participant_addresses.c.participant_id.label("owner_id"),
+    )
+    .select_from(
+        conversations.outerjoin(
+            participant_addresses,
+            sa.and_(
+                participant_addresses.c.conversation_id == conversations.c.id,
+                participant_addresses.c.address.in_(sa.bindparam("b_addresses", expanding=True)),
+            ),
+        )
+    )
+    .where(conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id"))
 )
 _ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
     participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
@@ -95,6 +109,20 @@ class ConversationRepo:
         query = _CONVERSATION_LOCKED if for_update else _CONVERSATION
         row = (await self._conn.execute(query, {"b_account": account_sid, "b_id": conversation_id})).first()
         return None if row is None else _conversation(row)
+
+    async def get_with_owners(
+        self, account_sid: str, conversation_id: str, wanted: Sequence[tuple[Channel, str]]
+    ) -> tuple[Conversation | None, dict[tuple[Channel, str], str]]:
+        """The conversation and the participant owning each of these (channel, address) pairs, in one query."""
+        if not wanted:
+            return await self.get(account_sid, conversation_id), {}
+        params = {"b_account": account_sid, "b_id": conversation_id, "b_addresses": sorted({a for _, a in wanted})}
+        rows = (await self._conn.execute(_WITH_OWNERS, params)).all()
+        if not rows:
+            return None, {}
+        found = {(row.owned_channel, row.owned_address): row.owner_id for row in rows if row.owner_id is not None}
+        owned = ((pair, found.get((str(pair[0]), pair[1]))) for pair in wanted)
+        return _conversation(rows[0]), {pair: owner for pair, owner in owned if owner is not None}
 
     async def insert(self, c: Conversation, *, last_activity_ms: int) -> None:
         await self._conn.execute(
@@ -213,19 +241,6 @@ class ParticipantRepo:
                 _ADDRESS_OWNER, {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
             )
         ).scalar()
-
-    async def owners(
-        self, conversation_id: str, wanted: Sequence[tuple[Channel, str]]
-    ) -> dict[tuple[Channel, str], str]:
-        """The participant owning each of these (channel, address) pairs that has one, in one query."""
-        if not wanted:
-            return {}
-        rows = await self._conn.execute(
-            _ADDRESS_OWNERS, {"b_conv": conversation_id, "b_addresses": sorted({address for _, address in wanted})}
-        )
-        found = {(row.channel, row.address): row.participant_id for row in rows}
-        owned = ((pair, found.get((str(pair[0]), pair[1]))) for pair in wanted)
-        return {pair: owner for pair, owner in owned if owner is not None}
 
     async def insert(self, p: Participant) -> None:
         await self._conn.execute(
