@@ -209,7 +209,9 @@ class Runtime:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
         await self.start_test_clock()
         await self.check_database_room()
-        tasks = [asyncio.create_task(self.dispatcher(concurrency).run(self._stop, self._hurry))]
+        dispatcher = self.dispatcher(concurrency)
+        self.ctx.handoff = dispatcher  # this process's new send jobs go straight to it
+        tasks = [asyncio.create_task(dispatcher.run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
             listener = PgListener(self.settings.database_url.get_secret_value(), JOBS_CHANNEL, self.ctx.wakeup.notify)
             tasks.append(asyncio.create_task(listener.run(self._stop)))

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from orchestrion.channels.sandbox import READ_NUMBER
 from orchestrion.domain import ids
 from orchestrion.domain.clock import to_wire
-from orchestrion.domain.errors import InvalidInput, InvalidState, NotFound
+from orchestrion.domain.errors import InvalidInput, InvalidState, LeaseLost, NotFound
 from orchestrion.services import actions, sandbox
 from orchestrion.services.participants import ParticipantFields
 from orchestrion.store.jobs import JobLease
+from orchestrion.store.store import Store
 from tests.send_cases import AGENT, CUSTOMER, INVALID_SENDS, MAGIC_FAILURES, SENT_MESSAGE_EVENTS, sms
 from tests.services.world import START_MS, STEP_MS, World, command
 
@@ -112,6 +114,50 @@ async def test_a_zero_step_timeline_completes_in_one_run_of_the_outbox(world: Wo
     assert [r["deliveryStatus"] for r in communication["recipients"]] == ["DELIVERED"]
     [message] = await world.inbox(cid)
     assert [h["status"] for h in message.history] == ["queued", "sent", "delivered"]
+
+
+async def test_a_zero_step_timeline_announces_each_step_as_if_applied_one_by_one(world: World) -> None:
+    """The steps are applied as one change, each row written once; the events still tell every step."""
+    cid = await world.conversation(callbacks=True)
+    created = await world.send(cid, to=[sms(READ_NUMBER)], channel_settings={"sandbox": {"stepMs": 0}})
+    await world.run_due()
+    done = await world.action(cid, created["id"])
+    events = await world.events(cid)
+    assert [t for t, _ in events] == [*SENT_MESSAGE_EVENTS, "COMMUNICATION_UPDATED"]
+    shown = [data["recipients"][0]["deliveryStatus"] for t, data in events if t.startswith("COMMUNICATION_")]
+    assert shown == ["IN_PROGRESS", "DELIVERED", "READ"]
+    assert events[4][1] == done and events[-1][1] == await world.communication(cid, events[3][1]["id"])
+    [message] = await world.inbox(cid)
+    assert message.status == "read"
+    assert [h["status"] for h in message.history] == ["queued", "sent", "delivered", "read"]
+
+
+async def test_a_zero_step_send_ends_its_job_with_the_action(world: World) -> None:
+    cid = await world.conversation()
+    created = await world.send(cid, channel_settings={"sandbox": {"stepMs": 0}})
+    dispatcher = world.dispatcher()
+    assert await dispatcher.run_once() == 1
+    await dispatcher.drain()
+    assert (await world.action(cid, created["id"]))["status"] == "COMPLETED"
+    async with world.ctx.store.read() as tx:
+        assert await tx.jobs.entries() == []
+
+
+async def test_a_zero_step_send_by_a_run_that_lost_its_job_commits_nothing(world: World) -> None:
+    cid = await world.conversation()
+    created = await world.send(cid, channel_settings={"sandbox": {"stepMs": 0}})
+    async with world.ctx.store.write() as tx:
+        [job] = await tx.jobs.claim("stalled-worker", now_ms=world.clock.now, lease_ms=1, limit=1)
+    world.clock.advance(2)
+    async with world.ctx.store.write() as tx:  # the lease ran out: another worker took the job
+        [taken] = await tx.jobs.claim("other-worker", now_ms=world.clock.now, lease_ms=60_000, limit=1)
+    handler = actions.SendHandler(world.ctx, sandbox.default_registry(world.ctx))
+    with Store.fenced(JobLease.of(job, "stalled-worker")), pytest.raises(LeaseLost):
+        await handler.run(job)
+    assert (await world.action(cid, created["id"]))["status"] == "PENDING"
+    assert await world.inbox(cid) == []
+    async with world.ctx.store.read() as tx:
+        assert [entry.id for entry in await tx.jobs.entries()] == [taken.id]
 
 
 @pytest.mark.parametrize(("number", "code", "text"), MAGIC_FAILURES)

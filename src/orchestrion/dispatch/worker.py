@@ -16,6 +16,9 @@ lease), or that cannot reach the database until the lease has run out, stops
 that run. Whatever the run still tries to write is refused in any case: it
 runs inside ``Store.fenced``, so each of its write transactions commits only
 while the run still holds the job. The run that lost its job commits nothing.
+A handler whose last write holds everything its job was for ends the job in
+that transaction (``Store.write(finish_job=True)``); the dispatcher then has
+nothing left to record.
 
 Stopping (SIGTERM, SIGINT): the dispatcher claims nothing more, logs what
 is still running, and lets it finish for up to a grace period, heartbeats
@@ -38,6 +41,7 @@ action's state machine, webhook repeats carry the same idempotency token.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 from collections import Counter
@@ -53,10 +57,11 @@ from orchestrion.domain.clock import Clock, WallClock
 from orchestrion.domain.models import Job
 from orchestrion.domain.tracecontext import PAYLOAD_KEY
 from orchestrion.services.context import Context
+from orchestrion.services.handoff import Reservation
 from orchestrion.services.jobs import Handler
 from orchestrion.services.tracing import Attribute
 from orchestrion.store.jobs import JobLease
-from orchestrion.store.store import Store
+from orchestrion.store.store import JobFence, Store
 
 log = structlog.get_logger("orchestrion.dispatch")
 
@@ -109,6 +114,7 @@ class _Run:
     pool: str
     until_ms: int
     finishing: bool = False  # the handler is done; its outcome is being recorded
+    fence: JobFence | None = None  # while the handler runs
 
 
 class Dispatcher:
@@ -145,6 +151,14 @@ class Dispatcher:
         self._backoff = backoff or Backoff()
         self._runs: dict[asyncio.Task[None], _Run] = {}
         self._freed = asyncio.Event()  # a run ended: its pool has a free slot again
+        # A pool was full at the last claim (or refused a handoff): due jobs may be waiting for a
+        # slot, so a run that ends wakes the loop. Otherwise an ending run would cost a claim
+        # that finds nothing (new work wakes the loop by itself).
+        self._full = False
+        # The context runs start in: the loop's own, not that of a request handing a job off.
+        self._context: contextvars.Context | None = None
+        self._reserved: Counter[str] = Counter()  # slots held for jobs being written (handoff), per pool
+        self._accepting = True  # takes handed-off jobs (not once it stops)
 
     async def run(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
         """Claim and run jobs until ``stop``; then finish the running ones within the grace period.
@@ -152,6 +166,7 @@ class Dispatcher:
         ``hurry`` (a second signal) ends the grace period at once.
         """
         log.info("dispatcher_started", worker_id=self.worker_id, concurrency={p.name: p.size for p in self._pools})
+        self._context = contextvars.copy_context()
         beating = asyncio.create_task(self._beat())
         outage: float | None = None  # how long to wait before trying again, while the store refuses claims
         try:
@@ -174,6 +189,7 @@ class Dispatcher:
                     # Store calls may complete without suspending (SQLite runs on
                     # the loop's thread): let the claimed jobs and requests run.
                     await asyncio.sleep(0)
+            self._accepting = False
             abandoned = await self._wind_down(hurry or asyncio.Event())
         finally:
             beating.cancel()
@@ -223,13 +239,58 @@ class Dispatcher:
             await _first_of(self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait(), within_s=None)
 
     def _free_slots(self) -> list[tuple[Pool, int]]:
-        busy = Counter(run.pool for run in self._runs.values())
+        busy = Counter(run.pool for run in self._runs.values()) + self._reserved
         return [(pool, pool.size - busy[pool.name]) for pool in self._pools]
+
+    # --- handoff (services.handoff): jobs written already leased to this dispatcher
+
+    def reserve(self, kind: str) -> Reservation | None:
+        pool = self._pool_of.get(kind)
+        if pool is None or not self._accepting:
+            return None
+        if dict(self._free_slots())[pool] <= 0:
+            self._full = True
+            return None
+        self._reserved[pool.name] += 1
+        held = [True]
+
+        def release() -> bool:
+            if not held[0]:
+                return False
+            held[0] = False
+            self._reserved[pool.name] -= 1
+            return True
+
+        def start(job: Job) -> None:
+            if not release():
+                return
+            if self._accepting:
+                self._start(job, until_ms=lease_until)
+            else:  # stopped meanwhile: the job runs again once its lease has run out, here or elsewhere
+                log.info("handoff_left_to_lease", kind=job.kind, job_id=job.id)
+
+        def cancel() -> None:
+            if release() and self._full:
+                self._freed.set()
+
+        lease_until = self._lease_clock.now_ms() + self._lease_ms
+        return Reservation(self.worker_id, lease_until, start, cancel)
+
+    def _start(self, job: Job, *, until_ms: int) -> None:
+        """Run a job this dispatcher holds the lease of."""
+        self._ctx.metrics.job_started(job.kind, max(0, self._ctx.clock.now_ms() - job.run_at_ms) / 1000)
+        run = _Run(job, JobLease.of(job, self.worker_id), self._pool_of[job.kind].name, until_ms=until_ms)
+        context = None if self._context is None else self._context.copy()
+        task = asyncio.create_task(self._execute(run), context=context)
+        self._runs[task] = run
+        task.add_done_callback(self._forget)
 
     async def run_once(self) -> int:
         """Claim, for each pool, as many jobs of its kinds as it has free slots, and start them; how many."""
         self._freed.clear()  # before counting: a run ending from here on wakes the next sleep
-        wanted = [(pool, free) for pool, free in self._free_slots() if free > 0]
+        slots = self._free_slots()
+        wanted = [(pool, free) for pool, free in slots if free > 0]
+        self._full = len(wanted) < len(slots)
         if not wanted:
             return 0
         now, wall = self._ctx.clock.now_ms(), self._lease_clock.now_ms()
@@ -241,13 +302,10 @@ class Dispatcher:
                 lease_ms=self._lease_ms,
                 pools=[(pool.kinds, free) for pool, free in wanted],
             )
+        taken = Counter(self._pool_of[job.kind].name for job in claimed)
+        self._full = self._full or any(taken[pool.name] >= free for pool, free in wanted)
         for job in claimed:
-            self._ctx.metrics.job_started(job.kind, max(0, now - job.run_at_ms) / 1000)
-            pool = self._pool_of[job.kind]
-            run = _Run(job, JobLease.of(job, self.worker_id), pool.name, until_ms=wall + self._lease_ms)
-            task = asyncio.create_task(self._execute(run))
-            self._runs[task] = run
-            task.add_done_callback(self._forget)
+            self._start(job, until_ms=wall + self._lease_ms)
         return len(claimed)
 
     def running(self) -> list[Job]:
@@ -256,7 +314,8 @@ class Dispatcher:
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         run = self._runs.pop(task, None)
-        self._freed.set()
+        if self._full:
+            self._freed.set()
         # Retrieve what a run raised (it is a bug, never a job's failure), so it is logged once, here.
         if not task.cancelled() and (error := task.exception()) is not None:
             job = run.job if run else None
@@ -301,8 +360,8 @@ class Dispatcher:
                 self._stop_run(task, run, "another worker took it after its lease ran out")
 
     def _stop_run(self, task: asyncio.Task[None], run: _Run, reason: str) -> None:
-        if run.finishing or task.done():
-            return  # finished meanwhile: its outcome is fenced like any write
+        if run.finishing or task.done() or (run.fence is not None and run.fence.finished):
+            return  # finished meanwhile (the job is gone): its outcome is fenced like any write
         log.warning("job_lease_lost", kind=run.job.kind, job_id=run.job.id, attempt=run.job.attempts, reason=reason)
         task.cancel()
 
@@ -318,12 +377,15 @@ class Dispatcher:
     async def _execute_traced(self, run: _Run) -> None:
         job = run.job
         try:
-            with Store.fenced(run.lease):
+            with Store.fenced(run.lease) as fence:
+                run.fence = fence
                 outcome = await self._attempt(self._handlers[job.kind], job)
         except errors.LeaseLost as lost:
             log.warning("job_lease_lost", kind=job.kind, job_id=job.id, attempt=job.attempts, reason=lost.message)
             return
         run.finishing = True
+        if fence.finished:
+            return  # the handler's last transaction deleted the job: nothing left to record
         pause = 0.05
         while True:
             try:

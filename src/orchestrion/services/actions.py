@@ -19,7 +19,7 @@ ends COMPLETED or FAILED.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -46,10 +46,11 @@ from orchestrion.domain.sending import (
 )
 from orchestrion.services import events, idempotency, tallies
 from orchestrion.services.context import Context
-from orchestrion.services.participants import ParticipantFields, admit_participant, load_conversation
+from orchestrion.services.handoff import Reservation
+from orchestrion.services.participants import ParticipantFields, admit_participant
 from orchestrion.services.ratelimits import ActionLimit
 from orchestrion.store.idempotency import StoredResponse
-from orchestrion.store.store import Tx
+from orchestrion.store.store import Store, Tx
 
 log = structlog.get_logger("orchestrion.actions")
 
@@ -126,15 +127,23 @@ async def _accept_traced(
     limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     for attempt in range(1, _CREATE_TRIES + 1):
+        reservation = ctx.handoff.reserve(SEND_JOB)
+        job: list[Job] = []  # the send job, once its transaction committed
         try:
             created = await _create(
-                ctx, account_sid, conversation_id, command, remember, limit if attempt == 1 else None
+                ctx, account_sid, conversation_id, command, remember, limit if attempt == 1 else None, reservation, job
             )
         except Conflict:
             if attempt == _CREATE_TRIES:
                 raise
             continue
-        ctx.wakeup.notify()
+        finally:
+            if reservation is not None and not job:
+                reservation.cancel()
+        if reservation is not None and job:
+            reservation.start(job[0])  # this process's dispatcher runs it: nobody needs waking
+        elif job:
+            ctx.wakeup.notify()
         return created
     raise AssertionError("unreachable")
 
@@ -146,17 +155,26 @@ async def _create(
     command: SendMessageCommand,
     remember: _Remember | None,
     limit: ActionLimit | None,
+    reservation: Reservation | None,
+    written: list[Job],
 ) -> Action | StoredResponse:
+    """One try, in one transaction; ``written`` gets the send job once the transaction has committed."""
     async with ctx.store.write() as tx:
         if remember is not None:
             stored = await idempotency.stored_answer(ctx, tx, account_sid, remember[0])
             if stored is not None:
                 return stored
-        conversation = await load_conversation(tx, account_sid, conversation_id)
+        if not ids.is_id(conversation_id, ids.CONVERSATION):
+            raise NotFound("Conversation", conversation_id)
+        by_address = [(r.channel, r.address) for _, r in endpoint_refs(command) if r.participant_id is None]
+        wanted = [(channel, address) for channel, address in by_address if channel and address]
+        conversation, owners = await tx.conversations.get_with_owners(account_sid, conversation_id, wanted)
+        if conversation is None:
+            raise NotFound("Conversation", conversation_id)
         check_open(conversation.status)
         if limit is not None:
             await limit.conversation_action(account_sid, conversation.id)
-        request = await _resolve(ctx, tx, conversation, command)
+        request = await _resolve(ctx, tx, conversation, command, owners)
         now = ctx.clock.now_ms()
         action = Action(
             id=ids.new_id(ids.ACTION),
@@ -172,7 +190,9 @@ async def _create(
             completed_ms=None,
         )
         await tx.actions.insert(action)
-        await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now)
+        leased_to = None if reservation is None else (reservation.worker_id, reservation.lease_until_ms)
+        job = await tx.jobs.enqueue(SEND_JOB, {"actionId": action.id}, now_ms=now, leased_to=leased_to)
+        tx.after_commit(lambda: written.append(job))
         tallies.action_created(ctx, tx, request)
         if remember is None:
             return action
@@ -182,8 +202,17 @@ async def _create(
     return answer
 
 
-async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: SendMessageCommand) -> SendRequest:
-    """Turn every endpoint into (channel, address, participant), creating participants for new addresses."""
+async def _resolve(
+    ctx: Context,
+    tx: Tx,
+    conversation: Conversation,
+    command: SendMessageCommand,
+    owners: Mapping[tuple[Channel, str], str],
+) -> SendRequest:
+    """Turn every endpoint into (channel, address, participant), creating participants for new addresses.
+
+    ``owners``: who owns each address given with its channel (read with the conversation).
+    """
     known: dict[str, Participant] = {}
     found: list[tuple[str, Channel, str, str | None]] = []  # where, channel, address, participant id
     for where, ref in endpoint_refs(command):
@@ -201,8 +230,7 @@ async def _resolve(ctx: Context, tx: Tx, conversation: Conversation, command: Se
             found.append((where, picked.channel, picked.address, participant.id))
         else:
             assert ref.address is not None and ref.channel is not None  # check_command
-            owner = await tx.participants.find_by_address(conversation.id, ref.channel, ref.address)
-            found.append((where, ref.channel, ref.address, owner))
+            found.append((where, ref.channel, ref.address, owners.get((ref.channel, ref.address))))
     channel = resolved_channel([(where, c) for where, c, _, _ in found])
     check_recipients(channel, found[0][2], [address for _, _, address, _ in found[1:]])
 
@@ -290,6 +318,8 @@ class SendHandler:
         with self._ctx.tracer.span("provider.send", {"action.id": action.id, "channel": str(message.channel)}) as span:
             receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
             span.set("message.sid", receipt.message_sid)
+        if Store.job_finished():
+            return  # the provider's report finished the Action with the send, and ended this job
         async with self._ctx.store.read() as tx:
             current = await tx.actions.get_by_id(action_id)
         # Terminal is final and a stored SID never changes: no write needed then. A provider

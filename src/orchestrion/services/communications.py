@@ -60,24 +60,41 @@ async def resolve_endpoint(tx: Tx, conversation_id: str, endpoint: Endpoint, whe
     return endpoint
 
 
-async def record_communication(ctx: Context, tx: Tx, communication: Communication) -> Communication:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What ``record_communication`` did: the stored communication, and its conversation if it was new."""
+
+    communication: Communication
+    conversation: Conversation | None  # None: recorded before (same resourceId), or the conversation is gone
+
+    @property
+    def new(self) -> bool:
+        return self.conversation is not None
+
+
+async def record_communication(
+    ctx: Context, tx: Tx, communication: Communication, *, announced: Communication | None = None
+) -> Recorded:
     """Store a communication inside the caller's transaction; idempotent on resourceId.
 
-    Returns the stored communication: the given one, or the one already
-    recorded with the same resourceId. A new one counts as activity in its
+    The stored communication is the given one, or the one already recorded
+    with the same resourceId. A new one counts as activity in its
     conversation (and brings an INACTIVE conversation back to ACTIVE).
-    The caller has checked that the conversation exists in the account.
+    ``announced``: what COMMUNICATION_CREATED shows, when the row is stored
+    in a later state than the one it was created in (a sandbox timeline
+    folded into one write). The caller has checked that the conversation
+    exists in the account.
     """
     stored = await tx.communications.insert(communication)
     if stored.id != communication.id:
-        return stored
+        return Recorded(stored, None)
     now = ctx.clock.now_ms()
-    await tx.conversations.touch(communication.conversation_id, min(communication.occurred_ms, now))
-    conversation = await tx.conversations.get(communication.account_sid, communication.conversation_id)
-    if conversation is not None:
-        await events.communication_event(ctx, tx, EventType.COMMUNICATION_CREATED, stored, conversation)
-        await reactivate(ctx, tx, conversation)
-    return stored
+    conversation = await tx.conversations.touch(communication.conversation_id, min(communication.occurred_ms, now))
+    if conversation is None:
+        return Recorded(stored, None)
+    created = stored if announced is None else announced
+    await events.communication_event(ctx, tx, EventType.COMMUNICATION_CREATED, created, conversation)
+    return Recorded(stored, await reactivate(ctx, tx, conversation))
 
 
 async def _build(ctx: Context, tx: Tx, conversation: Conversation, new: NewCommunication) -> Communication:
@@ -113,7 +130,7 @@ async def create_communication(
             if existing is not None:
                 return existing
         check_open(conversation.status)
-        return await record_communication(ctx, tx, await _build(ctx, tx, conversation, new))
+        return (await record_communication(ctx, tx, await _build(ctx, tx, conversation, new))).communication
 
 
 async def get_communication(

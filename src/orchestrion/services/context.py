@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
+from orchestrion.services.handoff import Handoff, NoHandoff
 from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.services.tracing import NoTracer, Tracer
 from orchestrion.store.store import Store
@@ -45,3 +46,5 @@ class Context:
     metrics: Metrics = field(default_factory=NoMetrics)
     # Spans (services.tracing): none unless the runtime plugs in an adapter.
     tracer: Tracer = field(default_factory=NoTracer)
+    # This process's dispatcher, for jobs it can start without a claim (services.handoff).
+    handoff: Handoff = field(default_factory=NoHandoff)

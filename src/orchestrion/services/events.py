@@ -122,8 +122,9 @@ async def communication_event(
     await emit(ctx, tx, conversation, event_type, communication_json(communication), communication.updated_ms)
 
 
-async def action_updated(ctx: Context, tx: Tx, action: Action) -> None:
+async def action_updated(ctx: Context, tx: Tx, action: Action, conversation: Conversation | None = None) -> None:
     """ACTION_UPDATED, when an Action reaches COMPLETED or FAILED (our addition to the event list)."""
-    conversation = await tx.conversations.get(action.account_sid, action.conversation_id)
+    if conversation is None:
+        conversation = await tx.conversations.get(action.account_sid, action.conversation_id)
     if conversation is not None:
         await emit(ctx, tx, conversation, EventType.ACTION_UPDATED, action_json(action), action.updated_ms)

@@ -142,7 +142,7 @@ async def _ingest(
     if message.media_urls:
         content["mediaUrls"] = list(message.media_urls)
     communication_id = ids.new_id(ids.COMMUNICATION)
-    stored = await record_communication(
+    recorded = await record_communication(
         ctx,
         tx,
         Communication(
@@ -159,6 +159,7 @@ async def _ingest(
             updated_ms=now,
         ),
     )
+    stored = recorded.communication
     return Ingested(True, conversation.id, stored.id, duplicate=stored.id != communication_id)
 
 

@@ -21,6 +21,7 @@ A report nobody can place raises ``NotFound`` so its caller retries it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from enum import StrEnum
 
 import structlog
@@ -28,8 +29,8 @@ import structlog
 from orchestrion.domain import ids
 from orchestrion.domain.errors import NotFound
 from orchestrion.domain.lifecycle import action_is_terminal
-from orchestrion.domain.models import Action, ActionStatus, Communication, Endpoint
-from orchestrion.domain.outcomes import Decision, Move, StatusReport, advance_recipients, decide
+from orchestrion.domain.models import Action, ActionStatus, Communication, Conversation, Endpoint
+from orchestrion.domain.outcomes import Move, StatusReport, advance_recipients, decide
 from orchestrion.domain.sending import SendRequest, communication_text
 from orchestrion.domain.webhooks import EventType
 from orchestrion.services import events, tallies
@@ -53,71 +54,132 @@ async def report_status(ctx: Context, report: StatusReport) -> Applied:
 
 
 async def _find_action(tx: Tx, report: StatusReport) -> Action | None:
-    action = await tx.actions.get_by_message_sid(report.message_sid, account_sid=report.account_sid, for_update=True)
-    if action is not None or report.idempotency_key is None:
-        return action
-    if not ids.is_id(report.idempotency_key, ids.ACTION):
-        return None
-    action = await tx.actions.get_by_id(report.idempotency_key, for_update=True)
-    if action is not None and report.account_sid not in (None, action.account_sid):
-        return None
-    return action
+    """The Action the report is about, locked: by the idempotency key (the Action id) first, else by SID."""
+    by_key = None
+    if report.idempotency_key is not None and ids.is_id(report.idempotency_key, ids.ACTION):
+        by_key = await tx.actions.get_by_id(report.idempotency_key, for_update=True)
+        if by_key is not None and report.account_sid not in (None, by_key.account_sid):
+            by_key = None
+        if by_key is not None and by_key.related.get("messageSid") in (None, report.message_sid):
+            return by_key
+    by_sid = await tx.actions.get_by_message_sid(report.message_sid, account_sid=report.account_sid, for_update=True)
+    return by_sid if by_sid is not None else by_key
 
 
 async def apply_report(ctx: Context, tx: Tx, report: StatusReport) -> Applied:
     """Apply one report inside ``tx``; raise NotFound if no Action can be found for it yet."""
-    action = await _find_action(tx, report)
+    return await apply_reports(ctx, tx, [report])
+
+
+async def apply_reports(ctx: Context, tx: Tx, reports: Sequence[StatusReport]) -> Applied:
+    """Apply reports about one message, in order, inside ``tx``, as one change.
+
+    The outcome, the rows and the status-callback events are those of
+    applying the reports one by one, but each row is written once (the
+    sandbox's zero-delay timeline: sent, then delivered). Raise NotFound if
+    no Action can be found for them yet.
+    """
+    first = reports[0]
+    action = await _find_action(tx, first)
     if action is None:
-        if report.idempotency_key is not None and ids.is_id(report.idempotency_key, ids.ACTION):
-            log.info("report_for_deleted_action", message_sid=report.message_sid, action_id=report.idempotency_key)
+        if first.idempotency_key is not None and ids.is_id(first.idempotency_key, ids.ACTION):
+            log.info("report_for_deleted_action", message_sid=first.message_sid, action_id=first.idempotency_key)
             return Applied.GONE
-        raise NotFound("message", report.message_sid)
+        raise NotFound("message", first.message_sid)
     known_sid = action.related.get("messageSid")
-    if known_sid is not None and known_sid != report.message_sid:
-        log.warning("report_for_other_message", action_id=action.id, message_sid=report.message_sid, known=known_sid)
+    if known_sid is not None and known_sid != first.message_sid:
+        log.warning("report_for_other_message", action_id=action.id, message_sid=first.message_sid, known=known_sid)
         return Applied.ABSORBED
 
-    decision = decide(action.status, report)
     now = ctx.clock.now_ms()
     related = dict(action.related)
-    adopt = known_sid is None and not action_is_terminal(action.status)
-    if adopt:
-        related["messageSid"] = report.message_sid
+    if known_sid is None and not action_is_terminal(action.status):
+        related["messageSid"] = first.message_sid  # adopted: the report outran the dispatcher
+    current = dataclasses.replace(action, related=related, updated_ms=now) if related != action.related else action
+    created: Communication | None = None  # the Communication this change creates, as first recorded
+    deliveries: list[str] = []  # recipients' statuses reported once the Action is COMPLETED
+    for report in reports:
+        decision = decide(current.status, report)
+        if decision.move is Move.FAIL:
+            current = dataclasses.replace(
+                current,
+                status=ActionStatus.FAILED,
+                failure_reason=decision.failure_reason,
+                updated_ms=now,
+                completed_ms=now,
+            )
+        elif decision.move is Move.COMPLETE:
+            assert decision.delivery_status is not None
+            created = _communication(current, first.message_sid, decision.delivery_status, now)
+            current = dataclasses.replace(
+                current,
+                status=ActionStatus.COMPLETED,
+                related={**current.related, "communicationId": created.id},
+                updated_ms=now,
+                completed_ms=now,
+            )
+        elif decision.move is Move.DELIVERY:
+            assert decision.delivery_status is not None
+            deliveries.append(decision.delivery_status)
+    return await _write(ctx, tx, action, current, created, deliveries, first.message_sid)
 
-    if decision.move is Move.DELIVERY:
-        return await _advance_delivery(ctx, tx, action, decision)
-    if decision.move is Move.FAIL:
-        failed = dataclasses.replace(
-            action,
-            status=ActionStatus.FAILED,
-            related=related,
-            failure_reason=decision.failure_reason,
-            updated_ms=now,
-            completed_ms=now,
-        )
-        await tx.actions.update(failed)
-        await events.action_updated(ctx, tx, failed)
-        tallies.action_finished(ctx, tx, failed)
-        log.info("action_failed", action_id=action.id, message_sid=report.message_sid, reason=decision.failure_reason)
+
+async def _write(
+    ctx: Context,
+    tx: Tx,
+    before: Action,
+    after: Action,
+    created: Communication | None,
+    deliveries: Sequence[str],
+    message_sid: str,
+) -> Applied:
+    """Store what ``apply_reports`` decided, in the order the events happened."""
+    conversation: Conversation | None = None
+    communication: Communication | None = None  # the one later deliveries move
+    if created is not None:
+        moves = _moves(created, deliveries, created.updated_ms)
+        recorded = await record_communication(ctx, tx, moves[-1] if moves else created, announced=created)
+        conversation = recorded.conversation
+        if recorded.new:
+            deliveries = ()  # stored in its final state; the moves are announced below
+        else:  # recorded before under this SID: that one is the Action's, and the deliveries move it
+            communication = recorded.communication
+            after = dataclasses.replace(after, related={**after.related, "communicationId": communication.id})
+            moves = []
+    else:
+        moves = []
+    if after is not before:
+        await tx.actions.update(after)
+        if action_is_terminal(after.status) and not action_is_terminal(before.status):
+            await events.action_updated(ctx, tx, after, conversation)
+            tallies.action_finished(ctx, tx, after)
+            if after.status is ActionStatus.FAILED:
+                log.info("action_failed", action_id=after.id, message_sid=message_sid, reason=after.failure_reason)
+            else:
+                log.debug("action_completed", action_id=after.id, message_sid=message_sid)
+    for moved in moves:
+        await events.communication_event(ctx, tx, EventType.COMMUNICATION_UPDATED, moved, conversation)
+    if deliveries and await _advance_delivery(ctx, tx, after, communication, deliveries):
         return Applied.CHANGED
-    if decision.move is Move.COMPLETE:
-        assert decision.delivery_status is not None
-        communication = await record_communication(
-            ctx, tx, _communication(action, report.message_sid, decision.delivery_status, now)
+    return Applied.CHANGED if after is not before else Applied.ABSORBED
+
+
+def _moves(communication: Communication, deliveries: Sequence[str], now_ms: int) -> list[Communication]:
+    """The Communication after each reported delivery status that moves its recipients."""
+    out: list[Communication] = []
+    for status in deliveries:
+        moved = advance_recipients([r.delivery_status for r in communication.recipients], status)
+        if moved is None:
+            continue
+        communication = dataclasses.replace(
+            communication,
+            recipients=tuple(
+                dataclasses.replace(r, delivery_status=s) for r, s in zip(communication.recipients, moved, strict=True)
+            ),
+            updated_ms=now_ms,
         )
-        related["communicationId"] = communication.id
-        completed = dataclasses.replace(
-            action, status=ActionStatus.COMPLETED, related=related, updated_ms=now, completed_ms=now
-        )
-        await tx.actions.update(completed)
-        await events.action_updated(ctx, tx, completed)
-        tallies.action_finished(ctx, tx, completed)
-        log.debug("action_completed", action_id=action.id, message_sid=report.message_sid)
-        return Applied.CHANGED
-    if adopt:
-        await tx.actions.update(dataclasses.replace(action, related=related, updated_ms=now))
-        return Applied.CHANGED
-    return Applied.ABSORBED
+        out.append(communication)
+    return out
 
 
 def _communication(action: Action, message_sid: str, delivery_status: str, now_ms: int) -> Communication:
@@ -148,24 +210,22 @@ def _communication(action: Action, message_sid: str, delivery_status: str, now_m
     )
 
 
-async def _advance_delivery(ctx: Context, tx: Tx, action: Action, decision: Decision) -> Applied:
-    """Move the recipients' deliveryStatus forward on a COMPLETED Action's Communication."""
-    assert decision.delivery_status is not None
-    communication_id = action.related.get("communicationId")
-    if communication_id is None:
-        return Applied.ABSORBED
-    communication = await tx.communications.get(action.conversation_id, communication_id)
+async def _advance_delivery(
+    ctx: Context, tx: Tx, action: Action, communication: Communication | None, deliveries: Sequence[str]
+) -> bool:
+    """Move the recipients' deliveryStatus forward on a COMPLETED Action's Communication; whether it moved."""
     if communication is None:
-        return Applied.ABSORBED
-    moved = advance_recipients([r.delivery_status for r in communication.recipients], decision.delivery_status)
-    if moved is None:
-        return Applied.ABSORBED
-    recipients = tuple(
-        dataclasses.replace(r, delivery_status=status)
-        for r, status in zip(communication.recipients, moved, strict=True)
-    )
-    now = ctx.clock.now_ms()
-    await tx.communications.set_recipients(communication.id, recipients, now)
-    updated = dataclasses.replace(communication, recipients=recipients, updated_ms=now)
-    await events.communication_event(ctx, tx, EventType.COMMUNICATION_UPDATED, updated)
-    return Applied.CHANGED
+        communication_id = action.related.get("communicationId")
+        if communication_id is None:
+            return False
+        communication = await tx.communications.get(action.conversation_id, communication_id)
+        if communication is None:
+            return False
+    moves = _moves(communication, deliveries, ctx.clock.now_ms())
+    if not moves:
+        return False
+    final = moves[-1]
+    await tx.communications.set_recipients(final.id, final.recipients, final.updated_ms)
+    for moved in moves:
+        await events.communication_event(ctx, tx, EventType.COMMUNICATION_UPDATED, moved)
+    return True

@@ -22,6 +22,7 @@ sees from the history that it was applied, and does nothing.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,50 +72,47 @@ async def _run_steps(
     steps: Sequence[TimelineStep],
     *,
     message: SandboxMessage | None,
-    first_due: bool,
 ) -> bool:
-    """Apply the steps due now, in order, then schedule the first that is not; True if one was scheduled.
+    """Apply ``steps[0]`` (its job came due) and the zero-delay steps after it, then schedule the rest.
 
-    ``steps[0]`` is step number ``index`` (history[index] once applied). It is
-    due when ``first_due`` (its job came due) or its delay is 0; a following
-    step is due at once when its delay is 0, so a zero-step timeline finishes
-    in this transaction. Each step is reported before the message moves, so
-    a report that cannot be placed (NotFound) leaves nothing half done.
+    ``steps[0]`` is step number ``index`` (history[index] once applied). The
+    steps applied together are reported before the message moves, so a
+    report that cannot be placed (NotFound) leaves nothing half done. True if
+    a step was scheduled.
     """
-    for position, step in enumerate(steps):
-        if not (position == 0 and first_due) and step.after_ms > 0:
-            await _schedule(ctx, tx, sid, key, index + position, steps[position:])
-            return True
-        await outcomes.apply_report(
-            ctx,
-            tx,
-            StatusReport(
-                message_sid=sid,
-                status=step.status,
-                error_code=step.error_code,
-                error_message=step.error_message,
-                idempotency_key=key,
-            ),
-        )
-        if message is not None:  # None: cleared from the inbox; the timeline still runs
-            now = ctx.clock.now_ms()
-            await tx.sandbox.set_status(
-                sid,
-                str(step.status),
-                now,
-                error_code=step.error_code,
-                error_message=step.error_message,
-                current=message,
-            )
-            message = dataclasses.replace(
-                message,
-                status=str(step.status),
-                error_code=step.error_code,
-                error_message=step.error_message,
-                history=[*message.history, {"status": str(step.status), "at": now}],
-                updated_ms=now,
-            )
+    count = 1 + len(list(itertools.takewhile(lambda step: step.after_ms == 0, steps[1:])))
+    due, later = steps[:count], steps[count:]
+    await outcomes.apply_reports(ctx, tx, [_report(sid, key, step) for step in due])
+    if message is not None:  # None: cleared from the inbox; the timeline still runs
+        await tx.sandbox.rewrite(_moved(message, due, ctx.clock.now_ms()))
+    if later:
+        await _schedule(ctx, tx, sid, key, index + count, later)
+        return True
     return False
+
+
+def _report(sid: str, key: str, step: TimelineStep) -> StatusReport:
+    return StatusReport(
+        message_sid=sid,
+        status=step.status,
+        error_code=step.error_code,
+        error_message=step.error_message,
+        idempotency_key=key,
+    )
+
+
+def _moved(message: SandboxMessage, steps: Sequence[TimelineStep], now_ms: int) -> SandboxMessage:
+    """``message`` after ``steps``, each appended to its history."""
+    for step in steps:
+        message = dataclasses.replace(
+            message,
+            status=str(step.status),
+            error_code=step.error_code,
+            error_message=step.error_message,
+            history=[*message.history, {"status": str(step.status), "at": now_ms}],
+            updated_ms=now_ms,
+        )
+    return message
 
 
 class StorePort:
@@ -126,39 +124,52 @@ class StorePort:
     async def record(
         self, message: OutboundMessage, *, sid: str, idempotency_key: str, steps: Sequence[TimelineStep]
     ) -> str:
+        """Keep the message and start its timeline, in one transaction.
+
+        The steps due at once (no delay: all of them with
+        ``ORCHESTRION_SANDBOX_STEP_MS=0``) are computed before writing: the
+        message is inserted in its state after them, and their reports are
+        applied together (``outcomes.apply_reports``), so each row is written
+        once. When no step is left for later, this transaction is the whole
+        send, and it ends the send's job too.
+        """
         now = self._ctx.clock.now_ms()
+        due = list(itertools.takewhile(lambda step: step.after_ms == 0, steps))
+        later = steps[len(due) :]
+        queued = SandboxMessage(
+            sid=sid,
+            account_sid=message.account_sid,
+            idempotency_key=idempotency_key,
+            conversation_id=message.conversation_id,
+            channel=str(message.channel),
+            from_address=message.from_address,
+            to_addresses=list(message.to_addresses),
+            body=message.text,
+            content_id=message.content_id,
+            variables=None if message.variables is None else dict(message.variables),
+            media_urls=None if message.media_urls is None else list(message.media_urls),
+            channel_settings=None if message.channel_settings is None else dict(message.channel_settings),
+            status=str(MessageStatus.QUEUED),
+            error_code=None,
+            error_message=None,
+            created_ms=now,
+            updated_ms=now,
+            history=[{"status": str(MessageStatus.QUEUED), "at": now}],
+        )
         scheduled = False
-        async with self._ctx.store.write() as tx:
-            stored = await tx.sandbox.insert(
-                SandboxMessage(
-                    sid=sid,
-                    account_sid=message.account_sid,
-                    idempotency_key=idempotency_key,
-                    conversation_id=message.conversation_id,
-                    channel=str(message.channel),
-                    from_address=message.from_address,
-                    to_addresses=list(message.to_addresses),
-                    body=message.text,
-                    content_id=message.content_id,
-                    variables=None if message.variables is None else dict(message.variables),
-                    media_urls=None if message.media_urls is None else list(message.media_urls),
-                    channel_settings=None if message.channel_settings is None else dict(message.channel_settings),
-                    status=str(MessageStatus.QUEUED),
-                    error_code=None,
-                    error_message=None,
-                    created_ms=now,
-                    updated_ms=now,
-                    history=[{"status": str(MessageStatus.QUEUED), "at": now}],
-                )
-            )
+        async with self._ctx.store.write(finish_job=not later) as tx:
+            stored = await tx.sandbox.insert(_moved(queued, due, now))
             fresh = stored.sid == sid
-            if fresh and steps:
+            if fresh:
                 try:
-                    scheduled = await _run_steps(
-                        self._ctx, tx, sid, idempotency_key, 1, steps, message=stored, first_due=False
-                    )
+                    if due:
+                        await outcomes.apply_reports(self._ctx, tx, [_report(sid, idempotency_key, s) for s in due])
+                    if later:
+                        await _schedule(self._ctx, tx, sid, idempotency_key, 1 + len(due), later)
+                        scheduled = True
                 except NotFound:
-                    # Nothing knows this message yet: let the timeline's job retry the report.
+                    # Nothing knows this message yet: back to queued, and the timeline's job retries the report.
+                    await tx.sandbox.rewrite(queued)
                     await _schedule(self._ctx, tx, sid, idempotency_key, 1, steps)
                     scheduled = True
         if scheduled:
@@ -185,7 +196,7 @@ class StepHandler:
                 # Applied, reported and its next step scheduled by a transaction that
                 # committed before this job could be marked done (a crash, a lease expiry).
                 return
-            scheduled = await _run_steps(self._ctx, tx, sid, key, index, steps, message=message, first_due=True)
+            scheduled = await _run_steps(self._ctx, tx, sid, key, index, steps, message=message)
         if scheduled:
             self._ctx.wakeup.notify()
 

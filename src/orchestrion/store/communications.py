@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from orchestrion.domain.channels import Channel
+from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Communication, Endpoint
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
-from orchestrion.store.sqlfuncs import insert_into
+from orchestrion.store.sqlfuncs import insert_or_skip
 from orchestrion.store.tables import communications
 
 
@@ -82,36 +82,28 @@ class CommunicationRepo:
 
     async def insert(self, c: Communication) -> Communication:
         """Insert ``c``; if its resourceId is already recorded, return that one instead."""
-        if c.resource_id is not None:
-            existing = await self.get_by_resource_id(c.conversation_id, c.resource_id)
-            if existing is not None:
-                return existing
-        try:
-            async with self._conn.begin_nested():
-                await self._conn.execute(
-                    insert_into(communications),
-                    dict(
-                        id=c.id,
-                        conversation_id=c.conversation_id,
-                        account_sid=c.account_sid,
-                        author=_endpoint_json(c.author),
-                        content=c.content,
-                        channel_id=c.channel_id,
-                        resource_id=c.resource_id,
-                        recipients=[_endpoint_json(r) for r in c.recipients],
-                        occurred_ms=c.occurred_ms,
-                        created_ms=c.created_ms,
-                        updated_ms=c.updated_ms,
-                    ),
-                )
-        except IntegrityError:
-            if c.resource_id is None:
-                raise
-            existing = await self.get_by_resource_id(c.conversation_id, c.resource_id)
-            if existing is None:
-                raise
-            return existing
-        return c
+        result = await self._conn.execute(
+            insert_or_skip(self._conn.dialect.name, communications),
+            dict(
+                id=c.id,
+                conversation_id=c.conversation_id,
+                account_sid=c.account_sid,
+                author=_endpoint_json(c.author),
+                content=c.content,
+                channel_id=c.channel_id,
+                resource_id=c.resource_id,
+                recipients=[_endpoint_json(r) for r in c.recipients],
+                occurred_ms=c.occurred_ms,
+                created_ms=c.created_ms,
+                updated_ms=c.updated_ms,
+            ),
+        )
+        if result.rowcount:
+            return c
+        existing = None if c.resource_id is None else await self.get_by_resource_id(c.conversation_id, c.resource_id)
+        if existing is None:  # the id itself was taken (never in practice: ids are random)
+            raise Conflict(f"communication {c.id}: id already taken")
+        return existing
 
     async def set_recipients(self, communication_id: str, recipients: tuple[Endpoint, ...], updated_ms: int) -> None:
         await self._conn.execute(

@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
-from orchestrion.store.sqlfuncs import greatest, insert_into
+from orchestrion.store.sqlfuncs import greatest, insert_into, insert_or_skip
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
 
@@ -72,8 +71,29 @@ _TOUCH = {
             backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
         )
     )
+    .returning(*conversations.c)
     for backend in ("sqlite", "postgresql")
 }
+# The conversation, with the owners of some addresses in it: one row per owned address, or one
+# row of NULLs after the conversation's columns when none is owned.
+_WITH_OWNERS = (
+    sa.select(
+        conversations,
+        participant_addresses.c.channel.label("owned_channel"),
+        participant_addresses.c.address.label("owned_address"),
+        participant_addresses.c.participant_id.label("owner_id"),
+    )
+    .select_from(
+        conversations.outerjoin(
+            participant_addresses,
+            sa.and_(
+                participant_addresses.c.conversation_id == conversations.c.id,
+                participant_addresses.c.address.in_(sa.bindparam("b_addresses", expanding=True)),
+            ),
+        )
+    )
+    .where(conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id"))
+)
 _ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
     participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
     participant_addresses.c.channel == sa.bindparam("b_channel"),
@@ -89,6 +109,20 @@ class ConversationRepo:
         query = _CONVERSATION_LOCKED if for_update else _CONVERSATION
         row = (await self._conn.execute(query, {"b_account": account_sid, "b_id": conversation_id})).first()
         return None if row is None else _conversation(row)
+
+    async def get_with_owners(
+        self, account_sid: str, conversation_id: str, wanted: Sequence[tuple[Channel, str]]
+    ) -> tuple[Conversation | None, dict[tuple[Channel, str], str]]:
+        """The conversation and the participant owning each of these (channel, address) pairs, in one query."""
+        if not wanted:
+            return await self.get(account_sid, conversation_id), {}
+        params = {"b_account": account_sid, "b_id": conversation_id, "b_addresses": sorted({a for _, a in wanted})}
+        rows = (await self._conn.execute(_WITH_OWNERS, params)).all()
+        if not rows:
+            return None, {}
+        found = {(row.owned_channel, row.owned_address): row.owner_id for row in rows if row.owner_id is not None}
+        owned = ((pair, found.get((str(pair[0]), pair[1]))) for pair in wanted)
+        return _conversation(rows[0]), {pair: owner for pair, owner in owned if owner is not None}
 
     async def insert(self, c: Conversation, *, last_activity_ms: int) -> None:
         await self._conn.execute(
@@ -122,8 +156,14 @@ class ConversationRepo:
             )
         )
 
-    async def touch(self, conversation_id: str, activity_ms: int) -> None:
-        await self._conn.execute(_TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms})
+    async def touch(self, conversation_id: str, activity_ms: int) -> Conversation | None:
+        """Record activity at ``activity_ms`` (never moving it back); the conversation as it now is, if it exists."""
+        row = (
+            await self._conn.execute(
+                _TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms}
+            )
+        ).first()
+        return None if row is None else _conversation(row)
 
     async def delete(self, account_sid: str, conversation_id: str) -> bool:
         # Children go by ON DELETE CASCADE on both backends.
@@ -236,25 +276,14 @@ class ParticipantRepo:
 
     async def _claim_addresses(self, p: Participant) -> None:
         for a in p.addresses:
-            owner = await self.find_by_address(p.conversation_id, a.channel, a.address)
-            if owner is not None:
-                raise Conflict(
-                    f"Address {a.address} on channel {a.channel} already belongs to participant {owner}", owner
-                )
-            try:
-                async with self._conn.begin_nested():
-                    await self._conn.execute(
-                        insert_into(participant_addresses),
-                        dict(
-                            conversation_id=p.conversation_id,
-                            channel=str(a.channel),
-                            address=a.address,
-                            participant_id=p.id,
-                        ),
-                    )
-            except IntegrityError as error:
+            claimed = await self._conn.execute(
+                insert_or_skip(self._conn.dialect.name, participant_addresses),
+                dict(conversation_id=p.conversation_id, channel=str(a.channel), address=a.address, participant_id=p.id),
+            )
+            if not claimed.rowcount:
                 owner = await self.find_by_address(p.conversation_id, a.channel, a.address)
-                raise Conflict(f"Address {a.address} on channel {a.channel} is already taken", owner) from error
+                holder = "is already taken" if owner is None else f"already belongs to participant {owner}"
+                raise Conflict(f"Address {a.address} on channel {a.channel} {holder}", owner)
 
     async def delete(self, conversation_id: str, participant_id: str) -> bool:
         result = await self._conn.execute(

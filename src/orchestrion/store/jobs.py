@@ -116,8 +116,13 @@ class _Statements:
         )
         self.claim = self._claim([self._due.limit(sa.bindparam("limit"))])
         self._claim_pools: dict[int, sa.Update] = {}
-        self.insert = jobs.insert().returning(jobs.c.id)
-        self.notify = sa.select(sa.func.pg_notify(JOBS_CHANNEL, ""))
+        # A job leased at once (handed to this process's dispatcher) wakes nobody.
+        self.insert_leased = jobs.insert().returning(jobs.c.id)
+        self.insert = self.insert_leased
+        if backend == "postgresql":
+            # Listening workers are told in the same statement, delivered at commit (PostgreSQL
+            # folds a transaction's identical notifications into one).
+            self.insert = self.insert.returning(sa.func.pg_notify(JOBS_CHANNEL, ""))
         held = sa.and_(
             jobs.c.id == sa.bindparam("b_id"),
             jobs.c.locked_by == sa.bindparam("worker"),
@@ -199,30 +204,42 @@ class JobRepo:
         run_at_ms: int | None = None,
         max_attempts: int = 8,
         ordering_key: str | None = None,
-    ) -> int:
+        leased_to: tuple[str, int] | None = None,
+    ) -> Job:
+        """Write a job; the job as written.
+
+        ``leased_to`` (worker id, lease end on the lease clock): written as
+        that worker's first attempt, as if it had claimed it (a handoff).
+        """
         traceparent = current_traceparent()
         if traceparent is not None:  # tracing on: the job continues the trace of what enqueued it
             payload = {**payload, PAYLOAD_KEY: traceparent}
+        due = now_ms if run_at_ms is None else run_at_ms
+        worker, lease_until = leased_to if leased_to is not None else (None, None)
         result = await self._conn.execute(
-            self._sql.insert,
+            self._sql.insert if leased_to is None else self._sql.insert_leased,
             {
                 "kind": kind,
                 "payload": payload,
-                "attempts": 0,
+                "attempts": 0 if leased_to is None else 1,
                 "max_attempts": max_attempts,
-                "run_at_ms": now_ms if run_at_ms is None else run_at_ms,
-                "lease_until_ms": None,
-                "locked_by": None,
+                "run_at_ms": due,
+                "lease_until_ms": lease_until,
+                "locked_by": worker,
                 "last_error": None,
                 "ordering_key": ordering_key,
                 "created_ms": now_ms,
             },
         )
-        job_id = int(result.scalar_one())
-        if self._backend == "postgresql":
-            # Delivered at commit, to every listening worker of every process.
-            await self._conn.execute(self._sql.notify)
-        return job_id
+        return Job(
+            id=int(result.one()[0]),
+            kind=kind,
+            payload=payload,
+            attempts=0 if leased_to is None else 1,
+            max_attempts=max_attempts,
+            run_at_ms=due,
+            lease_until_ms=lease_until,
+        )
 
     async def claim(
         self,
@@ -351,9 +368,10 @@ class JobRepo:
         row = (await self._conn.execute(taken)).first()
         if row is None:
             return None
-        return await self.enqueue(
+        job = await self.enqueue(
             row.kind, payload, now_ms=now_ms, max_attempts=row.max_attempts, ordering_key=row.ordering_key
         )
+        return job.id
 
     @staticmethod
     def _held(lease: JobLease) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
+from orchestrion.domain.errors import Conflict
 from orchestrion.store.database import SqlConnection
-from orchestrion.store.sqlfuncs import insert_into
+from orchestrion.store.sqlfuncs import insert_or_skip
 from orchestrion.store.tables import sandbox_messages
 
 
@@ -89,66 +89,47 @@ class SandboxRepo:
 
     async def insert(self, m: SandboxMessage) -> SandboxMessage:
         """Record ``m``; a second send with the same idempotency key returns the first."""
+        result = await self._conn.execute(
+            insert_or_skip(self._conn.dialect.name, sandbox_messages),
+            dict(
+                sid=m.sid,
+                account_sid=m.account_sid,
+                idempotency_key=m.idempotency_key,
+                conversation_id=m.conversation_id,
+                channel=m.channel,
+                from_address=m.from_address,
+                to_addresses=m.to_addresses,
+                body=m.body,
+                content_id=m.content_id,
+                variables=m.variables,
+                media_urls=m.media_urls,
+                channel_settings=m.channel_settings,
+                status=m.status,
+                error_code=m.error_code,
+                error_message=m.error_message,
+                history=m.history,
+                created_ms=m.created_ms,
+                updated_ms=m.updated_ms,
+            ),
+        )
+        if result.rowcount:
+            return m
         existing = await self.get_by_key(m.idempotency_key)
-        if existing is not None:
-            return existing
-        try:
-            async with self._conn.begin_nested():
-                await self._conn.execute(
-                    insert_into(sandbox_messages),
-                    dict(
-                        sid=m.sid,
-                        account_sid=m.account_sid,
-                        idempotency_key=m.idempotency_key,
-                        conversation_id=m.conversation_id,
-                        channel=m.channel,
-                        from_address=m.from_address,
-                        to_addresses=m.to_addresses,
-                        body=m.body,
-                        content_id=m.content_id,
-                        variables=m.variables,
-                        media_urls=m.media_urls,
-                        channel_settings=m.channel_settings,
-                        status=m.status,
-                        error_code=m.error_code,
-                        error_message=m.error_message,
-                        history=m.history,
-                        created_ms=m.created_ms,
-                        updated_ms=m.updated_ms,
-                    ),
-                )
-        except IntegrityError:
-            existing = await self.get_by_key(m.idempotency_key)
-            if existing is None:
-                raise
-            return existing
-        return m
+        if existing is None:  # the SID itself was taken (never in practice: 128 random bits)
+            raise Conflict(f"sandbox message {m.sid}: id already taken")
+        return existing
 
-    async def set_status(
-        self,
-        sid: str,
-        status: str,
-        now_ms: int,
-        *,
-        error_code: int | None = None,
-        error_message: str | None = None,
-        current: SandboxMessage | None = None,
-    ) -> None:
-        """Move ``sid`` to ``status``, appending to its history (``current``: the row already read)."""
-        if current is None:
-            current = await self.get(sid)
-        if current is None:
-            return
-        history = [*current.history, {"status": status, "at": now_ms}]
+    async def rewrite(self, m: SandboxMessage) -> None:
+        """Store ``m``'s status, error and history (its timeline moved, or went back to queued)."""
         await self._conn.execute(
             _SET_STATUS,
             {
-                "b_sid": sid,
-                "v_status": status,
-                "v_error_code": error_code,
-                "v_error_message": error_message,
-                "v_history": history,
-                "v_updated_ms": now_ms,
+                "b_sid": m.sid,
+                "v_status": m.status,
+                "v_error_code": m.error_code,
+                "v_error_message": m.error_message,
+                "v_history": m.history,
+                "v_updated_ms": m.updated_ms,
             },
         )
 

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def greatest(backend: str, *values: Any) -> sa.ColumnElement[Any]:
@@ -23,3 +24,17 @@ def insert_into(table: sa.Table) -> sa.Insert:
     paths reuse statements (named SQL) instead of calling ``.values()``.
     """
     return table.insert()
+
+
+@functools.cache
+def insert_or_skip(backend: str, table: sa.Table) -> sa.Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for ``table``, built once per backend.
+
+    A row that would break a unique constraint is skipped (rowcount 0)
+    instead of raising: one statement where a SAVEPOINT, the INSERT and a
+    RELEASE (three round trips) used to guard against the race. Other
+    constraints (foreign keys, NOT NULL) still raise.
+    """
+    if backend == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return postgresql.insert(table).on_conflict_do_nothing()

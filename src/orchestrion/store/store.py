@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cached_property
 
 from orchestrion.domain.errors import LeaseLost
@@ -143,7 +144,15 @@ class Tx:
         return SignatureRepo(self.conn)
 
 
-_FENCE: ContextVar[JobLease | None] = ContextVar("orchestrion_job_fence", default=None)
+@dataclass(slots=True)
+class JobFence:
+    """The run a task's writes are fenced by; ``finished`` once a write of the run deleted its job."""
+
+    lease: JobLease
+    finished: bool = False
+
+
+_FENCE: ContextVar[JobFence | None] = ContextVar("orchestrion_job_fence", default=None)
 
 
 class Store:
@@ -154,22 +163,45 @@ class Store:
 
     @staticmethod
     @contextlib.contextmanager
-    def fenced(lease: JobLease) -> Iterator[None]:
+    def fenced(lease: JobLease) -> Iterator[JobFence]:
         """Make every write transaction of this task conditional on ``lease`` (see the module docstring)."""
-        token = _FENCE.set(lease)
+        fence = JobFence(lease)
+        token = _FENCE.set(fence)
         try:
-            yield
+            yield fence
         finally:
             _FENCE.reset(token)
 
+    @staticmethod
+    def job_finished() -> bool:
+        """Whether this task runs a job that a committed ``write(finish_job=True)`` already deleted."""
+        fence = _FENCE.get()
+        return fence is not None and fence.finished
+
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
+    async def write(self, *, finish_job: bool = False) -> AsyncIterator[Tx]:
+        """One write transaction.
+
+        ``finish_job``: inside a fenced run, this transaction also ends the
+        run's job (it holds everything the job was for): the job is deleted
+        as the fence check, one statement instead of a check here and a
+        transaction of its own afterwards. If it rolls back, the job stays.
+        """
+        fence = _FENCE.get()
+        if fence is not None and fence.finished:
+            fence = None  # the job is gone: no other run of it can exist any more
         async with self.database.begin() as conn:
             tx = Tx(conn, self.backend, self._box)
-            lease = _FENCE.get()
-            if lease is not None and not await tx.jobs.hold(lease):
-                raise LeaseLost(f"job {lease.job_id} (attempt {lease.attempt}) is no longer held by {lease.worker_id}")
+            if fence is not None:
+                lease = fence.lease
+                held = await (tx.jobs.complete(lease) if finish_job else tx.jobs.hold(lease))
+                if not held:
+                    raise LeaseLost(
+                        f"job {lease.job_id} (attempt {lease.attempt}) is no longer held by {lease.worker_id}"
+                    )
             yield tx
+        if fence is not None and finish_job:
+            fence.finished = True
         for hook in tx.committed:
             hook()
 
