@@ -82,10 +82,17 @@ def test_one_trace_runs_from_the_request_through_the_outbox_to_the_status_callba
             None,
         )
 
-    callback = wait_for(callback_span, "the ACTION_UPDATED delivery's span")
+    def callback_lineage() -> list[ReadableSpan] | None:
+        # A span ends before its parent: wait until every span up to the request's has ended too.
+        callback = callback_span()
+        if callback is None:
+            return None
+        found = _ancestry(callback, {s.context.span_id: s for s in exported.get_finished_spans()})
+        return found if found[-1].name.startswith("POST ") else None
+
+    lineage = wait_for(callback_lineage, "the ACTION_UPDATED delivery's span and its ancestors")
     spans = list(exported.get_finished_spans())
     by_id = {s.context.span_id: s for s in spans}
-    lineage = _ancestry(callback, by_id)
     chain = [s.name for s in lineage]
     assert chain[0] == "status_callback" and chain[1] == "job webhook.deliver"
     assert chain[-2:] == ["action.create", "POST /v2/Conversations/{ConversationId}/Actions"]
