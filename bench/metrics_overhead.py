@@ -17,10 +17,11 @@ same thing end to end over HTTP.
     .venv/bin/python bench/metrics_overhead.py --requests 20000 --rounds 7
 
 On a machine too busy for CPU times to mean much, count instructions
-instead (deterministic): ``--only on`` / ``--only off`` runs one application
-only, so that under ``valgrind --tool=callgrind`` the difference between two
-request counts, divided by the difference in requests, is the instructions per
-request (see bench/README.md).
+instead (deterministic): ``--only off|on|tracing|sampled [--method POST]`` runs
+one application only (and exports its spans before it ends), so that under
+``valgrind --tool=callgrind`` the difference between two request counts,
+divided by the difference in requests, is the instructions per request (see
+bench/README.md).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def _phases(path: str, auth: bytes) -> dict[str, _Phase]:
 LABELS = {"off": "both off", "on": "metrics on", "tracing": "+ tracing, all", "sampled": "+ tracing, 10 %"}
 
 
-async def main(requests: int, rounds: int, only: str | None) -> None:
+async def main(requests: int, rounds: int, only: str | None, method: str) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="orchestrion-metrics-bench-"))
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
@@ -160,8 +161,11 @@ async def main(requests: int, rounds: int, only: str | None) -> None:
     apps = {name: runtime.app(run_worker=False) for name, runtime in runtimes.items()}
     phases = _phases(path, b"Basic " + base64.b64encode(f"{user}:{password}".encode()))
     if only is not None:
+        phase = phases[method]
         for _ in range(requests):
-            await _call(apps[only], phases["GET"].scope)
+            await _call(apps[only], phase.scope, phase.body)
+        for counting in tracers.values():
+            counting.flush()  # this run's spans are encoded and sent within it
         return
     for name, app in apps.items():
         for phase in phases.values():
@@ -257,5 +261,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--only", choices=["on", "off", "tracing", "sampled"], help="run only this application, untimed (for callgrind)"
     )
+    parser.add_argument("--method", choices=["GET", "POST"], default="GET", help="with --only: which request")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.rounds, args.only))
+    asyncio.run(main(args.requests, args.rounds, args.only, args.method))
