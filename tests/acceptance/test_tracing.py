@@ -8,6 +8,7 @@ of the span that enqueued it, through the traceparent stored with the job.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from orchestrion.store.tables import jobs
 from orchestrion.telemetry.otel import OtelTracer
 from tests.acceptance.actions_support import wait_for
 from tests.acceptance.conftest import make_configuration
+from tests.acceptance.test_metrics import requests_total, samples
 from tests.acceptance.webhook_receiver import Receiver
 from tests.conftest import LiveServer, new_account, test_settings
 
@@ -105,6 +107,22 @@ def test_one_trace_runs_from_the_request_through_the_outbox_to_the_status_callba
     assert updated.headers["traceparent"].split("-")[1] == CALLER_TRACE  # the receiver can join the trace
 
 
+def test_with_tracing_on_every_request_is_still_counted_in_the_metrics(
+    traced: tuple[LiveServer, Receiver], private_database_url: str
+) -> None:
+    live, _receiver = traced
+    account = new_account(private_database_url)
+    configuration_id = make_configuration(private_database_url, account.account_sid)
+    with httpx.Client(base_url=live.url, auth=(account.account_sid, account.auth_token), timeout=15) as http:
+        conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
+        for _ in range(3):
+            assert http.post(_actions(conversation_id), json=_send_body()).status_code == 202
+        assert http.get(_actions(conversation_id) + "/action_nonexistent").status_code == 404
+        found = samples(http.get("/metrics").text)
+    assert requests_total(found, "/v2/Conversations/{ConversationId}/Actions", "POST", 202) == 3
+    assert requests_total(found, "/v2/Conversations/{ConversationId}/Actions/{ActionId}", "GET", 404) == 1
+
+
 def test_without_tracing_no_job_carries_a_traceparent(private_database_url: str) -> None:
     live = LiveServer(test_settings(private_database_url)).start(run_worker=False)  # the jobs stay in the outbox
     try:
@@ -113,10 +131,13 @@ def test_without_tracing_no_job_carries_a_traceparent(private_database_url: str)
         with httpx.Client(base_url=live.url, auth=(account.account_sid, account.auth_token), timeout=15) as http:
             conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
             headers = {"traceparent": TRACEPARENT}
-            assert http.post(_actions(conversation_id), json=_send_body(), headers=headers).status_code == 202
+            created = http.post(_actions(conversation_id), json=_send_body(), headers=headers)
+            assert created.status_code == 202
     finally:
         live.stop()
-    payloads = _payloads(private_database_url)
+    # Only this Action's jobs: the database may hold other tests' (a traced server's among them).
+    action_id = created.json()["id"]
+    payloads = [p for p in _payloads(private_database_url) if action_id in json.dumps(p)]
     assert payloads and not any("traceparent" in p for p in payloads)
 
 
