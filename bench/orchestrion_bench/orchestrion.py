@@ -124,11 +124,14 @@ def sqlite_target(
     return start
 
 
-def tracing_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
-    """sqlite-1proc with ORCHESTRION_TRACING=on, exporting by OTLP to a no-op collector on loopback."""
+def tracing_target(label: str, sample_ratio: float | None = None) -> Callable[[RunContext], Awaitable[Running]]:
+    """sqlite-1proc with ORCHESTRION_TRACING=on, exporting by OTLP to a no-op collector on loopback; every trace
+    sampled, or with ``sample_ratio`` as OTEL_TRACES_SAMPLER=parentbased_traceidratio's argument."""
 
     async def start(ctx: RunContext) -> Running:
         env = {"ORCHESTRION_TRACING": "on", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.start() + "/v1/traces"}
+        if sample_ratio is not None:
+            env |= {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(sample_ratio)}
         return await sqlite_target(label, env=env)(ctx)
 
     return start

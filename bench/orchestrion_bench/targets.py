@@ -30,6 +30,8 @@ TARGETS: dict[str, TargetSpec] = {
                    sqlite_target("sqlite-metrics-off", env={"ORCHESTRION_METRICS": "off"}), backend="sqlite"),
         TargetSpec("sqlite-tracing", "sqlite-1proc with ORCHESTRION_TRACING=on, OTLP to a no-op collector",
                    tracing_target("sqlite-tracing"), backend="sqlite"),
+        TargetSpec("sqlite-tracing-10", "sqlite-tracing sampling 10 % of traces (parentbased_traceidratio, 0.1)",
+                   tracing_target("sqlite-tracing-10", sample_ratio=0.1), backend="sqlite"),
         TargetSpec("sqlite-w2", "orchestrion serve --workers 2, SQLite",
                    sqlite_target("sqlite-w2", ["--workers", "2"]), backend="sqlite"),
         TargetSpec("sqlite-split", "serve --no-worker + 1 orchestrion worker process, SQLite",

@@ -8,6 +8,7 @@ of the span that enqueued it, through the traceparent stored with the job.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from orchestrion.store.tables import jobs
 from orchestrion.telemetry.otel import OtelTracer
 from tests.acceptance.actions_support import wait_for
 from tests.acceptance.conftest import make_configuration
+from tests.acceptance.test_metrics import requests_total, samples
 from tests.acceptance.webhook_receiver import Receiver
 from tests.conftest import LiveServer, new_account, test_settings
 
@@ -82,10 +84,17 @@ def test_one_trace_runs_from_the_request_through_the_outbox_to_the_status_callba
             None,
         )
 
-    callback = wait_for(callback_span, "the ACTION_UPDATED delivery's span")
+    def callback_lineage() -> list[ReadableSpan] | None:
+        # A span ends before its parent: wait until every span up to the request's has ended too.
+        callback = callback_span()
+        if callback is None:
+            return None
+        found = _ancestry(callback, {s.context.span_id: s for s in exported.get_finished_spans()})
+        return found if found[-1].name.startswith("POST ") else None
+
+    lineage = wait_for(callback_lineage, "the ACTION_UPDATED delivery's span and its ancestors")
     spans = list(exported.get_finished_spans())
     by_id = {s.context.span_id: s for s in spans}
-    lineage = _ancestry(callback, by_id)
     chain = [s.name for s in lineage]
     assert chain[0] == "status_callback" and chain[1] == "job webhook.deliver"
     assert chain[-2:] == ["action.create", "POST /v2/Conversations/{ConversationId}/Actions"]
@@ -98,6 +107,22 @@ def test_one_trace_runs_from_the_request_through_the_outbox_to_the_status_callba
     assert updated.headers["traceparent"].split("-")[1] == CALLER_TRACE  # the receiver can join the trace
 
 
+def test_with_tracing_on_every_request_is_still_counted_in_the_metrics(
+    traced: tuple[LiveServer, Receiver], private_database_url: str
+) -> None:
+    live, _receiver = traced
+    account = new_account(private_database_url)
+    configuration_id = make_configuration(private_database_url, account.account_sid)
+    with httpx.Client(base_url=live.url, auth=(account.account_sid, account.auth_token), timeout=15) as http:
+        conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
+        for _ in range(3):
+            assert http.post(_actions(conversation_id), json=_send_body()).status_code == 202
+        assert http.get(_actions(conversation_id) + "/action_nonexistent").status_code == 404
+        found = samples(http.get("/metrics").text)
+    assert requests_total(found, "/v2/Conversations/{ConversationId}/Actions", "POST", 202) == 3
+    assert requests_total(found, "/v2/Conversations/{ConversationId}/Actions/{ActionId}", "GET", 404) == 1
+
+
 def test_without_tracing_no_job_carries_a_traceparent(private_database_url: str) -> None:
     _clear_outbox(private_database_url)  # what the traced test of the module left (its later callbacks)
     live = LiveServer(test_settings(private_database_url)).start(run_worker=False)  # the jobs stay in the outbox
@@ -107,10 +132,13 @@ def test_without_tracing_no_job_carries_a_traceparent(private_database_url: str)
         with httpx.Client(base_url=live.url, auth=(account.account_sid, account.auth_token), timeout=15) as http:
             conversation_id = http.post("/v2/Conversations", json={"configurationId": configuration_id}).json()["id"]
             headers = {"traceparent": TRACEPARENT}
-            assert http.post(_actions(conversation_id), json=_send_body(), headers=headers).status_code == 202
+            created = http.post(_actions(conversation_id), json=_send_body(), headers=headers)
+            assert created.status_code == 202
     finally:
         live.stop()
-    payloads = _payloads(private_database_url)
+    # Only this Action's jobs: the database may hold other tests' (a traced server's among them).
+    action_id = created.json()["id"]
+    payloads = [p for p in _payloads(private_database_url) if action_id in json.dumps(p)]
     assert payloads and not any("traceparent" in p for p in payloads)
 
 

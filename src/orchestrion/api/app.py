@@ -68,9 +68,12 @@ def create_app(
     ]
     if api.metrics is not None:  # none at all when metrics are off
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
-        middleware.insert(1, Middleware(RequestMetrics, metrics=api.ctx.metrics))
     if not isinstance(api.ctx.tracer, NoTracer):  # no middleware at all when tracing is off
-        middleware.insert(1, Middleware(RequestTracing, tracer=api.ctx.tracer))
+        # It records the request metrics too, when on: one layer for both (api/tracing.py).
+        metrics = api.ctx.metrics if api.metrics is not None else None
+        middleware.insert(1, Middleware(RequestTracing, tracer=api.ctx.tracer, metrics=metrics))
+    elif api.metrics is not None:
+        middleware.insert(1, Middleware(RequestMetrics, metrics=api.ctx.metrics))
     if api.console_key is not None:
         routes += console.routes()
     app = Starlette(

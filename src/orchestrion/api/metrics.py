@@ -46,6 +46,11 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
+def record_request(metrics: Metrics, scope: Scope, route: str, status: int, started: float) -> None:
+    method = scope["method"]
+    metrics.http_request(route, method if method in METHODS else "OTHER", status, time.perf_counter() - started)
+
+
 class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -67,13 +72,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            method = scope["method"]
-            self.metrics.http_request(
-                route_template(scope),
-                method if method in METHODS else "OTHER",
-                status,
-                time.perf_counter() - started,
-            )
+            record_request(self.metrics, scope, route_template(scope), status, started)
 
 
 async def metrics_page(request: Request) -> Response:

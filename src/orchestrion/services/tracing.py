@@ -17,6 +17,9 @@ Attribute = str | int | float | bool
 
 
 class Span(Protocol):
+    # False for a span nobody records (tracing off, or sampled out): callers may skip work meant only for it.
+    recording: bool
+
     def set(self, key: str, value: Attribute) -> None:
         """Record an attribute learnt while the span runs (a status code, a message SID)."""
         ...
@@ -37,6 +40,8 @@ class Tracer(Protocol):
 
 
 class _NoSpan:
+    recording = False
+
     def set(self, key: str, value: Attribute) -> None:
         return None
 
