@@ -31,6 +31,17 @@ class Wakeup:
         self._event.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """What the server tells the downstream providers it builds (``services.providers``)."""
+
+    public_url: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    timeout_s: float = 10.0
+    # How long an account's provider configuration is used before it is read again (0: every send).
+    refresh_s: float = 2.0
+
+
 @dataclass(slots=True)
 class Context:
     store: Store
@@ -45,3 +56,5 @@ class Context:
     metrics: Metrics = field(default_factory=NoMetrics)
     # Spans (services.tracing): none unless the runtime plugs in an adapter.
     tracer: Tracer = field(default_factory=NoTracer)
+    # Downstream providers per account: the server's side of their configuration.
+    providers: ProviderSettings = field(default_factory=ProviderSettings)

@@ -37,6 +37,7 @@ from orchestrion.store.lifecycle import ClockRepo, LifecycleRepo
 from orchestrion.store.memories import MemoryRepo
 from orchestrion.store.operations import OperationRepo
 from orchestrion.store.profiles import ProfileRepo
+from orchestrion.store.providers import ProviderRepo
 from orchestrion.store.recall import RecallRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
@@ -61,6 +62,10 @@ class Tx:
     @cached_property
     def accounts(self) -> AccountRepo:
         return AccountRepo(self.conn, self._box)
+
+    @cached_property
+    def providers(self) -> ProviderRepo:
+        return ProviderRepo(self.conn, self._box)
 
     @cached_property
     def configurations(self) -> ConfigurationRepo:
