@@ -9,7 +9,6 @@ Twilio account's auth token.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +19,6 @@ import pytest
 from orchestrion.channels.base import OutboundMessage, SendReceipt
 from orchestrion.channels.twilio import TwilioProvider
 from orchestrion.domain.channels import Channel
-from orchestrion.runtime import Runtime
-from orchestrion.services import providers
 from tests.acceptance.actions_support import (
     AGENT,
     fetch,
@@ -32,9 +29,10 @@ from tests.acceptance.actions_support import (
     wait_for,
     wait_terminal,
 )
-from tests.acceptance.conftest import create_conversation
+from tests.acceptance.conftest import create_configuration, create_conversation
 from tests.acceptance.messages_api_fake import FakeMessagesApi, Fault
-from tests.conftest import Credentials, LiveServer, free_port, new_account, sdk_client, test_settings
+from tests.acceptance.providers_support import public_server, set_provider
+from tests.conftest import Credentials, LiveServer, new_account, sdk_client
 from tests.send_cases import MAGIC_FAILURES
 
 
@@ -48,38 +46,15 @@ class World:
     database_url: str
 
 
-def configure_twilio(database_url: str, account_sid: str, api: FakeMessagesApi, public_url: str) -> None:
-    async def run() -> None:
-        runtime = Runtime.build(test_settings(database_url, public_url=public_url))
-        try:
-            await providers.set_provider(
-                runtime.ctx,
-                account_sid,
-                "twilio",
-                channels=frozenset({Channel.SMS, Channel.WHATSAPP}),
-                options={"accountSid": api.account_sid, "apiUrl": api.url},
-                secrets={"authToken": api.auth_token},
-            )
-        finally:
-            await runtime.ctx.store.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
 def world(private_database_url: str) -> Iterator[World]:
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    settings = test_settings(
-        private_database_url, public_url=public_url, providers_refresh_s=0, provider_timeout_s=1.0, retry_max_delay_s=2
-    )
-    server = LiveServer(settings).start(port=port)
+    server = public_server(private_database_url, provider_timeout_s=1.0, retry_max_delay_s=2)
     api = FakeMessagesApi()
     account = new_account(private_database_url)
-    configure_twilio(private_database_url, account.account_sid, api, public_url)
+    options = {"accountSid": api.account_sid, "apiUrl": api.url}
+    channels = frozenset({Channel.SMS, Channel.WHATSAPP})
+    set_provider(server, account.account_sid, "twilio", channels, options, {"authToken": api.auth_token})
     client = sdk_client(server, account)
-    from tests.acceptance.conftest import create_configuration
-
     configuration = create_configuration(client)
     conversation = create_conversation(client, configuration)
     yield World(server, api, account, client, str(conversation.id), private_database_url)
