@@ -27,7 +27,7 @@ service changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -105,6 +105,10 @@ class ProviderSetup:
     # The server's public base URL (ORCHESTRION_PUBLIC_URL), for status callback URLs; None when unset.
     public_url: str | None
     ledger: SendLedger
+    # The one entry point for status reports (services.outcomes.report_status): give it each status
+    # the provider learns (from its own callback route, a poller, ...), with ``idempotency_key`` set
+    # to the send's key when the report may arrive before ``send`` has returned.
+    report: Callable[[StatusReport], Awaitable[object]]
     # Every outbound call gives up after this long.
     timeout_s: float = 10.0
     # Twilio's REST base URL (ORCHESTRION_TWILIO_API_URL); a configuration's ``apiUrl`` option wins.

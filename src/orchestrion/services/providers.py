@@ -41,6 +41,7 @@ from orchestrion.domain.providers import (
 )
 from orchestrion.services import outcomes
 from orchestrion.services.context import Context
+from orchestrion.store.store import Store
 
 log = structlog.get_logger("orchestrion.providers")
 # Signed reports are checked against real time: the test clock moves domain time only.
@@ -67,12 +68,18 @@ class StoreLedger:
         return action is not None and action.id != key
 
 
+async def _report(ctx: Context, report: StatusReport) -> outcomes.Applied:
+    with Store.unfenced():
+        return await outcomes.report_status(ctx, report)
+
+
 def setup_for(ctx: Context, config: ProviderConfig) -> ProviderSetup:
     s = ctx.providers
     return ProviderSetup(
         config=config,
         public_url=s.public_url,
         ledger=StoreLedger(ctx),
+        report=lambda report: _report(ctx, report),
         timeout_s=s.timeout_s,
         twilio_api_url=s.twilio_api_url,
     )

@@ -167,6 +167,17 @@ class Store:
         finally:
             _FENCE.reset(token)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def unfenced() -> Iterator[None]:
+        """Writes that hold whichever run makes them: a provider's status report is a fact about the
+        message, as true after the run that sent it has ended (a task it started inherits its fence)."""
+        token = _FENCE.set(None)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
+
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         async with self.database.begin() as conn:
