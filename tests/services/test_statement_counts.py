@@ -30,10 +30,12 @@ class Ceiling(NamedTuple):
     round_trips: int
 
 
-# backend -> (first Action of a conversation, a later one)
+# backend -> (first Action of a conversation, a later one). Each counts one read of the account's
+# provider configuration (services.providers): a server reads it once per ORCHESTRION_PROVIDERS_REFRESH_S
+# per account, but each Action here gets new handlers, so a cold cache.
 CEILINGS = {
-    "sqlite": (Ceiling(42, 4, 50), Ceiling(30, 4, 38)),
-    "postgresql": (Ceiling(43, 4, 51), Ceiling(31, 4, 39)),
+    "sqlite": (Ceiling(43, 4, 51), Ceiling(31, 4, 39)),
+    "postgresql": (Ceiling(44, 4, 52), Ceiling(32, 4, 40)),
 }
 
 
