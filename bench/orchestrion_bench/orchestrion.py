@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -49,8 +52,9 @@ async def _start_orchestrion(
     worker_processes: int = 0,
     env_extra: Mapping[str, str] | None = None,
     compare: bool = False,
+    port: int | None = None,
 ) -> Running:
-    port = free_port()
+    port = port or free_port()
     env = {**child_env(ctx), **(env_extra or {})}
     base = orchestrion_argv(ctx)
     if compare:
@@ -132,3 +136,45 @@ def tracing_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
         return await sqlite_target(label, env=env)(ctx)
 
     return start
+
+
+# How long a server may use its copy of an account's provider configuration (ORCHESTRION_PROVIDERS_REFRESH_S).
+_PROVIDERS_REFRESH_S = 2.0
+
+
+def twilio_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
+    """sqlite-1proc whose SMS go through the twilio provider to the same server's own Messages API.
+
+    A second account of the server stands for the Twilio account: the provider POSTs each message
+    to ``/2010-04-01/Accounts/{it}/Messages.json`` on loopback, and Orchestrion's Messages API
+    (sandbox behind it, step 0) posts signed status callbacks back to ``/twilio/{bench account}/status``.
+    """
+
+    async def start(ctx: RunContext) -> Running:
+        port = free_port()
+        base_url = f"http://{HOST}:{port}"
+        url = _sqlite_url(ctx, label)
+        env = {"ORCHESTRION_PUBLIC_URL": base_url}
+        running = await _start_orchestrion(ctx, label, url, env_extra=env, port=port)
+        await wait_ready(running, ctx.args.startup_timeout_s)
+        cli = [*orchestrion_argv(ctx), "--database-url", url]
+        cli_env = {**child_env(ctx), **env}
+        twilio = json.loads(await _run([*cli, "accounts", "create", "--json"], cli_env))
+        await _run(
+            [*cli, "providers", "set", ctx.account_sid, "twilio", "--twilio-account-sid", twilio["accountSid"],
+             "--auth-token", "-", "--api-url", base_url, "--channels", "sms"],
+            cli_env, stdin=twilio["authToken"] + "\n",
+        )  # fmt: skip
+        await asyncio.sleep(_PROVIDERS_REFRESH_S + 0.5)  # the server's copy of "no providers" runs out
+        return running
+
+    return start
+
+
+async def _run(argv: list[str], env: Mapping[str, str], stdin: str | None = None) -> str:
+    done = await asyncio.to_thread(
+        subprocess.run, argv, env=dict(env), input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[-6:])}: {done.stderr.strip()}")
+    return done.stdout
