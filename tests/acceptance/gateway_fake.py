@@ -13,8 +13,10 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.acceptance.loopback import serve
 
 
 def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -52,13 +54,8 @@ class FakeGateway:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server, _ = serve(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/send"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
         self._server.shutdown()

@@ -201,6 +201,7 @@ class AccountProviders:
         async with self._ctx.store.read() as tx:
             configs = await tx.providers.of_account(account_sid)
         versions = tuple((c.name, c.updated_ms) for c in configs)
+        loaded = self._loaded.get(account_sid)  # again: a concurrent send may have read it meanwhile
         if loaded is not None and loaded.versions == versions:
             loaded.read_at = now
             return loaded.registry
