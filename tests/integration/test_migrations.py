@@ -47,6 +47,25 @@ def test_migrating_step_by_step_gives_the_declared_schema(empty_database: str) -
     assert _diff(empty_database) == []
 
 
+def test_an_upgrade_from_empty_commits_once_so_processes_started_together_never_repeat_a_migration(
+    empty_database: str,
+) -> None:
+    # The migration lock lives as long as one transaction: an upgrade that committed between
+    # migrations would let a second process read the version there and run the next one again.
+    commits: list[str] = []
+
+    def count(conn: sa.Connection) -> None:
+        commits.append(conn.dialect.name)
+
+    sa.event.listen(sa.Engine, "commit", count)
+    try:
+        command.upgrade(alembic_config(empty_database), "head")
+    finally:
+        sa.event.remove(sa.Engine, "commit", count)
+    assert len(commits) == 1
+    assert _diff(empty_database) == []
+
+
 def test_downgrade_to_base_and_upgrade_again_gives_the_declared_schema(empty_database: str) -> None:
     config = alembic_config(empty_database)
     command.upgrade(config, "head")

@@ -31,15 +31,19 @@ SQLITE_MIGRATION_WAIT_S = 120.0
 
 
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
+    # Our own transaction, begun before Alembic reads the version: Alembic then runs every
+    # migration inside it. Left to itself, Alembic gives SQLite (no "transactional DDL" in its
+    # book) one transaction per migration and reads the version outside any, so a process
+    # could read "0001" between another's two migrations and run 0002 again.
+    with connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
         context.run_migrations()
 
 
@@ -64,7 +68,6 @@ async def _run_async(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
-        await connection.commit()
     await engine.dispose()
 
 
@@ -74,7 +77,6 @@ def _main() -> None:
         engine = _sqlite_engine(url)
         with engine.connect() as connection:
             _run(connection)
-            connection.commit()
         engine.dispose()
     else:
         asyncio.run(_run_async(url))
