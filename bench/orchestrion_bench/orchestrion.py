@@ -142,15 +142,18 @@ def tracing_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
 _PROVIDERS_REFRESH_S = 2.0
 
 
-def twilio_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
+def twilio_target(label: str, *, stub: bool = False) -> Callable[[RunContext], Awaitable[Running]]:
     """sqlite-1proc whose SMS go through the twilio provider to the same server's own Messages API.
 
     A second account of the server stands for the Twilio account: the provider POSTs each message
     to ``/2010-04-01/Accounts/{it}/Messages.json`` on loopback, and Orchestrion's Messages API
     (sandbox behind it, step 0) posts signed status callbacks back to ``/twilio/{bench account}/status``.
+    ``stub``: to ``bench/messages_api_stub.py`` instead (answers at once, reports sent and delivered).
     """
 
     async def start(ctx: RunContext) -> Running:
+        from orchestrion_bench.bare import serve_app  # bare imports this module
+
         port = free_port()
         base_url = f"http://{HOST}:{port}"
         url = _sqlite_url(ctx, label)
@@ -159,10 +162,19 @@ def twilio_target(label: str) -> Callable[[RunContext], Awaitable[Running]]:
         await wait_ready(running, ctx.args.startup_timeout_s)
         cli = [*orchestrion_argv(ctx), "--database-url", url]
         cli_env = {**child_env(ctx), **env}
-        twilio = json.loads(await _run([*cli, "accounts", "create", "--json"], cli_env))
+        if stub:
+            twilio = {"accountSid": "AC" + secrets.token_hex(16), "authToken": secrets.token_hex(16)}
+            api = await serve_app(ctx, f"{label}-stub", "messages_api_stub", {"STUB_AUTH_TOKEN": twilio["authToken"]})
+            await wait_ready(api, ctx.args.startup_timeout_s)
+            running.procs.extend(api.procs)
+            running.log_paths.extend(api.log_paths)
+            api_url = api.base_url
+        else:
+            twilio = json.loads(await _run([*cli, "accounts", "create", "--json"], cli_env))
+            api_url = base_url
         await _run(
             [*cli, "providers", "set", ctx.account_sid, "twilio", "--twilio-account-sid", twilio["accountSid"],
-             "--auth-token", "-", "--api-url", base_url, "--channels", "sms"],
+             "--auth-token", "-", "--api-url", api_url, "--channels", "sms"],
             cli_env, stdin=twilio["authToken"] + "\n",
         )  # fmt: skip
         await asyncio.sleep(_PROVIDERS_REFRESH_S + 0.5)  # the server's copy of "no providers" runs out
