@@ -103,6 +103,14 @@ def _form(message: OutboundMessage, status_callback: str) -> dict[str, str | lis
     return form
 
 
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _created_s(item: dict[str, Any]) -> float | None:
     try:
         return email.utils.parsedate_to_datetime(str(item.get("date_created"))).timestamp()
@@ -158,7 +166,7 @@ class TwilioProvider:
                 await self._ledger.forget(idempotency_key)
             raise http.network_error(SERVICE, error) from error
         if response.is_success:
-            sid = response.json().get("sid")
+            sid = _json(response).get("sid")
             if not isinstance(sid, str) or not (is_sid(sid, "SM") or is_sid(sid, "MM")):
                 raise ProviderError(f"{SERVICE} answered without a message SID", transient=True)
             return SendReceipt(sid)
@@ -175,9 +183,13 @@ class TwilioProvider:
             raise http.network_error(SERVICE, error) from error
         if not response.is_success:
             raise http.refused(SERVICE, response)
-        items = response.json().get("messages") or []
+        items = _json(response).get("messages")
+        if not isinstance(items, list):
+            raise ProviderError(f"{SERVICE} answered a message list without messages", transient=True)
         since_s = since_ms / 1000 - CLOCK_SKEW_S
         for item in reversed(items):  # oldest first: the earliest attempt's message
+            if not isinstance(item, dict):
+                continue
             created = _created_s(item)
             if created is None or created < since_s:
                 continue
