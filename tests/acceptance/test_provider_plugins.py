@@ -10,9 +10,9 @@ import pytest
 from orchestrion.channels import plugins
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import InvalidInput
-from tests.acceptance.actions_support import fetch_communication, send, sms, wait_for, wait_terminal
+from tests.acceptance.actions_support import send, sms, wait_terminal
 from tests.acceptance.conftest import create_configuration, create_conversation
-from tests.acceptance.providers_support import public_server, set_provider
+from tests.acceptance.providers_support import public_server, set_provider, wait_delivered
 from tests.conftest import new_account, sdk_client
 from tests.plugins.install import install_echo
 
@@ -49,12 +49,7 @@ def test_an_action_on_a_plugins_channel_is_sent_and_reported_by_the_plugin(conve
     done = wait_terminal(client, conversation_id, created.id)
     assert done.status == "COMPLETED", done.failure_reason
     assert done.related["messageSid"].startswith("SM")
-
-    def delivered() -> Any:
-        found = fetch_communication(client, conversation_id, done.related["communicationId"])
-        return found if {r.get("deliveryStatus") for r in found.recipients} == {"DELIVERED"} else None
-
-    wait_for(delivered, "the recipient to be DELIVERED")
+    wait_delivered(client, conversation_id, done.related["communicationId"])
 
 
 def test_a_plugins_permanent_error_fails_the_action_with_its_text(conversation: tuple[Any, str]) -> None:

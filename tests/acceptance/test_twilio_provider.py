@@ -16,22 +16,18 @@ from typing import Any
 
 import pytest
 
-from orchestrion.channels.base import OutboundMessage, SendReceipt
-from orchestrion.channels.twilio import TwilioProvider
 from orchestrion.domain.channels import Channel
 from tests.acceptance.actions_support import (
     AGENT,
     fetch,
-    fetch_communication,
     send,
     settle,
     sms,
-    wait_for,
     wait_terminal,
 )
 from tests.acceptance.conftest import create_configuration, create_conversation
 from tests.acceptance.messages_api_fake import FakeMessagesApi, Fault
-from tests.acceptance.providers_support import public_server, set_provider
+from tests.acceptance.providers_support import crash_after_accept, public_server, set_provider, wait_delivered
 from tests.conftest import Credentials, LiveServer, new_account, sdk_client
 from tests.send_cases import MAGIC_FAILURES
 
@@ -76,12 +72,7 @@ def test_an_action_goes_through_the_messages_api_and_completes_with_the_recipien
     assert done.related["messageSid"] == message["sid"]
     callback = f"{world.server.url}/twilio/{world.account.account_sid}/status?actionId={created.id}"
     assert message["status_callback"] == callback
-
-    def delivered() -> Any:
-        found = fetch_communication(world.client, world.conversation_id, done.related["communicationId"])
-        return found if {r.get("deliveryStatus") for r in found.recipients} == {"DELIVERED"} else None
-
-    wait_for(delivered, "the recipient to be DELIVERED")
+    wait_delivered(world.client, world.conversation_id, done.related["communicationId"])
     assert all(answer == 200 for _, answer in world.api.callbacks)
 
 
@@ -144,17 +135,7 @@ def test_a_crash_between_the_call_and_storing_the_sid_sends_exactly_one_message(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer = _customer()
-    original = TwilioProvider.send
-    crashed: list[str] = []
-
-    async def crash_once(self: TwilioProvider, message: OutboundMessage, *, idempotency_key: str) -> SendReceipt:
-        receipt = await original(self, message, idempotency_key=idempotency_key)
-        if message.to_addresses == (customer,) and not crashed:
-            crashed.append(receipt.message_sid)
-            raise RuntimeError("crash injected after Twilio accepted the message")
-        return receipt
-
-    monkeypatch.setattr(TwilioProvider, "send", crash_once)
+    crashed = crash_after_accept(monkeypatch, customer)
     monkeypatch.setattr(world.api, "callback_after_s", 2.0)  # the retry runs before Twilio reports
     created = send(world.client, world.conversation_id, to=[sms(customer)], content={"text": "once"})
     done = wait_terminal(world.client, world.conversation_id, created.id)
