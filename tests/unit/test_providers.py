@@ -108,3 +108,13 @@ def test_429_and_5xx_are_transient_other_4xx_permanent(status: int, transient: b
 def test_an_answer_without_twilios_error_body_still_reads_well() -> None:
     error = http.refused("The gateway", httpx.Response(502, text="<html>bad gateway</html>"))
     assert (error.transient, error.code, error.message) == (True, None, "The gateway answered HTTP 502")
+
+
+def test_the_twilio_provider_refuses_a_channel_twilio_cannot_send_on() -> None:
+    from orchestrion.channels import twilio
+    from orchestrion.channels.base import ProviderSetup
+
+    config = ProviderConfig("AC1", "twilio", frozenset({Channel.SMS, Channel.CHAT}), {"accountSid": "AC" + "1" * 32})
+    setup = ProviderSetup(config, "https://o.example.com", ledger=None, report=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="not chat"):
+        twilio.make(setup)

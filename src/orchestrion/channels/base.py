@@ -15,8 +15,11 @@ Rules every provider follows:
   with backoff; ``transient=False`` for what never will (an invalid number),
   which fails the Action at once. ``code`` is the Twilio error code when there
   is one, and the message reads well after it: ``"21211: The 'To' number ..."``.
+  ``retry_after_s`` (a downstream's ``Retry-After``) makes the retry wait at
+  least that long.
 - A provider never touches the database; what it must keep, it keeps through
-  a port the services give it (see ``channels.sandbox.SandboxPort``).
+  a port the services give it (``channels.sandbox.SandboxPort``, ``SendLedger``),
+  and it reports statuses through ``ProviderSetup.report``.
 
 A new provider is a class with this ``send`` and a factory that makes it
 from a ``ProviderSetup`` (an account's configuration), found by name among

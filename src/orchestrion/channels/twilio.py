@@ -33,6 +33,7 @@ import structlog
 
 from orchestrion.channels import http
 from orchestrion.channels.base import OutboundMessage, ProviderSetup, SendLedger, SendReceipt
+from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import InvalidInput, ProviderError
 from orchestrion.domain.ids import is_sid
 from orchestrion.domain.outcomes import failure_reason
@@ -45,6 +46,7 @@ DEFAULT_API_URL = "https://api.twilio.com"
 # How far Twilio's clock (date_created) may be from ours when an earlier attempt is looked up.
 CLOCK_SKEW_S = 30
 LOOKUP_PAGE_SIZE = 50
+CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.RCS})
 # Twilio: "Invalid parameter" (what a message it cannot send as asked fails with here).
 INVALID = 21201
 
@@ -75,6 +77,9 @@ def credentials(options: Any, secrets: Any) -> tuple[str, str, str]:
 
 def make(setup: ProviderSetup) -> TwilioProvider:
     config = setup.config
+    if not config.channels <= CHANNELS:
+        others = ",".join(sorted(c.lower() for c in config.channels - CHANNELS))
+        raise InvalidInput(f"The twilio provider sends sms, whatsapp and rcs, not {others}")
     sid, user, password = credentials(config.options, config.secrets)
     return TwilioProvider(
         twilio_sid=sid,
