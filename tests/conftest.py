@@ -130,10 +130,11 @@ class LiveServer:
     app: object = field(default=None, repr=False)  # the ASGI app served
     tracer: Any = field(default=None, repr=False)  # a services.tracing.Tracer to use instead of the settings'
 
-    def start(self, run_worker: bool = True) -> LiveServer:
+    def start(self, run_worker: bool = True, port: int | None = None) -> LiveServer:
+        """``port``: one chosen beforehand (a server that must know its own URL, ORCHESTRION_PUBLIC_URL)."""
         from orchestrion.runtime import Runtime
 
-        port = free_port()
+        port = port or free_port()
         runtime = Runtime.build(self.settings, tracer=self.tracer)
         self.runtime = runtime
         self.app = runtime.app(run_worker=run_worker)

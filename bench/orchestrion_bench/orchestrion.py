@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -49,8 +52,9 @@ async def _start_orchestrion(
     worker_processes: int = 0,
     env_extra: Mapping[str, str] | None = None,
     compare: bool = False,
+    port: int | None = None,
 ) -> Running:
-    port = free_port()
+    port = port or free_port()
     env = {**child_env(ctx), **(env_extra or {})}
     base = orchestrion_argv(ctx)
     if compare:
@@ -135,3 +139,57 @@ def tracing_target(label: str, sample_ratio: float | None = None) -> Callable[[R
         return await sqlite_target(label, env=env)(ctx)
 
     return start
+
+
+# How long a server may use its copy of an account's provider configuration (ORCHESTRION_PROVIDERS_REFRESH_S).
+_PROVIDERS_REFRESH_S = 2.0
+
+
+def twilio_target(label: str, *, stub: bool = False) -> Callable[[RunContext], Awaitable[Running]]:
+    """sqlite-1proc whose SMS go through the twilio provider to the same server's own Messages API.
+
+    A second account of the server stands for the Twilio account: the provider POSTs each message
+    to ``/2010-04-01/Accounts/{it}/Messages.json`` on loopback, and Orchestrion's Messages API
+    (sandbox behind it, step 0) posts signed status callbacks back to ``/twilio/{bench account}/status``.
+    ``stub``: to ``bench/messages_api_stub.py`` instead (answers at once, reports sent and delivered).
+    """
+
+    async def start(ctx: RunContext) -> Running:
+        from orchestrion_bench.bare import serve_app  # bare imports this module
+
+        port = free_port()
+        base_url = f"http://{HOST}:{port}"
+        url = _sqlite_url(ctx, label)
+        env = {"ORCHESTRION_PUBLIC_URL": base_url}
+        running = await _start_orchestrion(ctx, label, url, env_extra=env, port=port)
+        await wait_ready(running, ctx.args.startup_timeout_s)
+        cli = [*orchestrion_argv(ctx), "--database-url", url]
+        cli_env = {**child_env(ctx), **env}
+        if stub:
+            twilio = {"accountSid": "AC" + secrets.token_hex(16), "authToken": secrets.token_hex(16)}
+            api = await serve_app(ctx, f"{label}-stub", "messages_api_stub", {"STUB_AUTH_TOKEN": twilio["authToken"]})
+            await wait_ready(api, ctx.args.startup_timeout_s)
+            running.procs.extend(api.procs)
+            running.log_paths.extend(api.log_paths)
+            api_url = api.base_url
+        else:
+            twilio = json.loads(await _run([*cli, "accounts", "create", "--json"], cli_env))
+            api_url = base_url
+        await _run(
+            [*cli, "providers", "set", ctx.account_sid, "twilio", "--twilio-account-sid", twilio["accountSid"],
+             "--auth-token", "-", "--api-url", api_url, "--channels", "sms"],
+            cli_env, stdin=twilio["authToken"] + "\n",
+        )  # fmt: skip
+        await asyncio.sleep(_PROVIDERS_REFRESH_S + 0.5)  # the server's copy of "no providers" runs out
+        return running
+
+    return start
+
+
+async def _run(argv: list[str], env: Mapping[str, str], stdin: str | None = None) -> str:
+    done = await asyncio.to_thread(
+        subprocess.run, argv, env=dict(env), input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[-6:])}: {done.stderr.strip()}")
+    return done.stdout

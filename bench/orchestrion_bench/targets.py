@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrion_bench import bare, prism
-from orchestrion_bench.orchestrion import pg_target, sqlite_target, tracing_target
+from orchestrion_bench.orchestrion import pg_target, sqlite_target, tracing_target, twilio_target
 from orchestrion_bench.running import TargetSpec
 
 _BARE = "bare ASGI app under uvicorn (uvloop, httptools, 1 worker)"
@@ -32,6 +32,12 @@ TARGETS: dict[str, TargetSpec] = {
                    tracing_target("sqlite-tracing"), backend="sqlite"),
         TargetSpec("sqlite-tracing-10", "sqlite-tracing sampling 10 % of traces (parentbased_traceidratio, 0.1)",
                    tracing_target("sqlite-tracing-10", sample_ratio=0.1), backend="sqlite"),
+        TargetSpec("sqlite-twilio",
+                   "sqlite-1proc, SMS through the twilio provider to its own Messages API (loopback)",
+                   twilio_target("sqlite-twilio"), backend="sqlite"),
+        TargetSpec("sqlite-twilio-stub",
+                   "sqlite-1proc, SMS through the twilio provider to bench/messages_api_stub.py (loopback)",
+                   twilio_target("sqlite-twilio-stub", stub=True), backend="sqlite"),
         TargetSpec("sqlite-w2", "orchestrion serve --workers 2, SQLite",
                    sqlite_target("sqlite-w2", ["--workers", "2"]), backend="sqlite"),
         TargetSpec("sqlite-split", "serve --no-worker + 1 orchestrion worker process, SQLite",

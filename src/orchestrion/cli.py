@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from orchestrion import cli_jobs, logs
+from orchestrion import cli_jobs, cli_providers, logs
 from orchestrion.domain.errors import OrchestrionError
 from orchestrion.settings import Settings, SettingsError
 
@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     for p in (accounts, create, keys, key_create):
         p.add_argument("--database-url", dest="database_url_sub")
     cli_jobs.add_parser(sub)
+    cli_providers.add_parser(sub)
     return parser
 
 
@@ -123,6 +124,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return asyncio.run(_worker(settings))
     if args.command == "jobs":
         return asyncio.run(cli_jobs.run(settings, args))
+    if args.command == "providers":
+        return asyncio.run(cli_providers.run(settings, args))
     return asyncio.run(_accounts(settings, args))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,8 +24,8 @@ from orchestrion.domain.errors import StoreUnavailable
 from orchestrion.domain.ratelimit import Limits
 from orchestrion.services import accounts
 from orchestrion.services.accounts import Authenticator
-from orchestrion.services.context import Context
-from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, build_handlers
+from orchestrion.services.context import Context, ProviderSettings
+from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, Handler, build_handlers, close_handlers
 from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
@@ -100,6 +100,12 @@ class Runtime:
             studio_execution_ms=int(settings.studio_execution_s * 1000),
             metrics=metrics,
             tracer=tracer or _tracer(settings),
+            providers=ProviderSettings(
+                public_url=settings.public_url,
+                twilio_api_url=settings.twilio_api_url,
+                timeout_s=settings.provider_timeout_s,
+                refresh_s=settings.providers_refresh_s,
+            ),
         )
         limiter: Limiter = MemoryLimiter()
         if settings.redis_url is not None:
@@ -180,11 +186,11 @@ class Runtime:
                 flush=True,
             )
 
-    def dispatcher(self, concurrency: int | None = None) -> Dispatcher:
+    def dispatcher(self, concurrency: int | None = None, handlers: Mapping[str, Handler] | None = None) -> Dispatcher:
         """``concurrency`` (``worker --concurrency``) replaces ORCHESTRION_WORKER_CONCURRENCY."""
         return Dispatcher(
             self.ctx,
-            build_handlers(self.ctx),
+            build_handlers(self.ctx) if handlers is None else handlers,
             pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
             shutdown_grace_s=self.settings.shutdown_grace_s,
@@ -209,7 +215,8 @@ class Runtime:
         """The dispatcher, woken by LISTEN/NOTIFY on PostgreSQL and by polling everywhere."""
         await self.start_test_clock()
         await self.check_database_room()
-        dispatcher = self.dispatcher(concurrency)
+        handlers = build_handlers(self.ctx)
+        dispatcher = self.dispatcher(concurrency, handlers)
         self.ctx.handoff = dispatcher  # this process's new send jobs go straight to it
         tasks = [asyncio.create_task(dispatcher.run(self._stop, self._hurry))]
         if self.ctx.store.backend == "postgresql":
@@ -223,6 +230,7 @@ class Runtime:
                 task.cancel()
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             await self.ctx.webhooks.aclose()
+            await close_handlers(handlers)
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     test_clock_allow_postgres: bool = False
     # The public base URL (scheme://host[:port][/prefix]) Twilio reaches this server at, for inbound signatures.
     public_url: Annotated[str | None, AfterValidator(lambda v: (v or "").rstrip("/") or None)] = None
+    # Downstream providers (services.providers): Twilio's REST base URL (an account's `apiUrl` option
+    # wins), each call's timeout, and how often a process reads an account's provider configuration again.
+    twilio_api_url: Annotated[str, AfterValidator(lambda v: v.rstrip("/"))] = "https://api.twilio.com"
+    provider_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    providers_refresh_s: NonNegativeFloat = 2.0
     # Seeing it: the console at /console, Prometheus metrics at /metrics (optionally behind a bearer token).
     console: bool = True
     metrics: bool = True

@@ -4,8 +4,8 @@ The routes are enumerated from the Starlette app itself, so a new route is
 walked without editing this file (and fails it until it knows what the route's
 path parameters and body are). Each route is first called by the second
 account on its own resources (it must work: the request is a valid one), then
-on the first account's: a 404 (a 403 for Twilio's signed webhooks, as
-documented), and no effect at all: every row that mentions the first account
+on the first account's: a 404 (a 403 for Twilio's and the providers' signed
+webhooks, as documented), and no effect at all: every row that mentions the first account
 is unchanged, its status-callback receiver hears nothing, and its limits are
 whole.
 """
@@ -13,7 +13,11 @@ whole.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +29,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from orchestrion.domain.channels import Channel
+from orchestrion.domain.providers import ProviderConfig
 from orchestrion.runtime import Runtime
+from orchestrion.store.store import Tx
 from orchestrion.store.tables import metadata
 from tests.acceptance.actions_support import settle, wait_for
-from tests.acceptance.conftest import MEMORY_STORE_ID
+from tests.acceptance.conftest import MEMORY_STORE_ID, in_store
 from tests.acceptance.console_client import ConsoleClient
 from tests.acceptance.webhook_receiver import Receiver
 from tests.conftest import Credentials, LiveServer, new_account, test_settings
@@ -307,6 +314,35 @@ def _signed_form(url: str, tenant: Tenant, signer: Credentials) -> tuple[dict[st
     return params, {"X-Twilio-Signature": signature}
 
 
+def _gateway_secret(creds: Credentials) -> str:
+    """The signing secret of the tenant's webhook provider (each tenant has one, on RCS)."""
+    return hashlib.sha256(b"gateway:" + creds.auth_token.encode()).hexdigest()
+
+
+def _gateway_report(url: str, signer: Credentials) -> httpx.Response:
+    body = json.dumps({"messageId": "gw-unknown", "status": "sent"}).encode()
+    stamp = int(time.time())
+    mac = hmac.new(_gateway_secret(signer).encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"X-Orchestrion-Timestamp": str(stamp), "X-Orchestrion-Signature": f"v1={mac}"}
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def give_webhook_provider(database_url: str, creds: Credentials) -> None:
+    secret = _gateway_secret(creds)
+    config = ProviderConfig(
+        creds.account_sid,
+        "webhook",
+        frozenset({Channel.RCS}),
+        {"url": "http://127.0.0.1:9/"},
+        {"signingSecret": secret},
+    )
+
+    async def put(tx: Tx) -> None:
+        await tx.providers.put(config)
+
+    in_store(database_url, put)
+
+
 def call(server: LiveServer, route: Route, method: str, caller: Tenant, owner: Tenant) -> httpx.Response:
     """``caller`` calls ``route`` on ``owner``'s resources, as a client of the API would."""
     path = route.path
@@ -316,6 +352,8 @@ def call(server: LiveServer, route: Route, method: str, caller: Tenant, owner: T
     if route.path.startswith("/twilio/"):
         params, headers = _signed_form(url, owner, caller.creds)
         return httpx.post(url, data=params, headers=headers, timeout=10)
+    if route.path.startswith("/providers/webhook/"):
+        return _gateway_report(url, caller.creds)
     if route.path.startswith("/v2/Flows/") and method == "POST":
         form = {"Status": "ended"} if route.path.endswith("{Sid}") else _execution_form()
         return httpx.post(url, data=form, auth=caller.auth, timeout=10)
@@ -365,6 +403,8 @@ def walk(private_database_url: str) -> Iterator[tuple[LiveServer, Tenant, Tenant
     try:
         owner = make_tenant(server.url, new_account(private_database_url), receiver.url("/owner"))
         intruder = make_tenant(server.url, new_account(private_database_url), None)
+        for tenant in (owner, intruder):
+            give_webhook_provider(private_database_url, tenant.creds)
         settle(private_database_url)
         yield server, owner, intruder, receiver
     finally:
@@ -395,7 +435,7 @@ def test_every_route_refuses_another_accounts_resources_with_no_effect(
         if set(route.param_convertors) <= SHARED_PARAMS and key not in REFERRING and key not in SERVER_WIDE:
             expected = answer.status_code if answer.status_code < 300 else 200  # the caller's own collection
         else:
-            expected = 403 if route.path.startswith("/twilio/") else 404
+            expected = 403 if route.path.startswith(("/twilio/", "/providers/")) else 404
         asked = str(answer.request.url) + answer.request.content.decode()
         if answer.status_code != expected:
             refusals.append(f"{method} {route.path}: {answer.status_code} {answer.text[:200]}")

@@ -70,8 +70,9 @@ def _config(tenant: Tenant, path: Path) -> Path:
     ]
     for template, ident in per_id.items():
         lines += ["[[operations]]", f'include-path = "{template}"', f'parameters = {{ "path.id" = "{ident}" }}']
-    # Twilio's webhooks need a signature nothing but the account's token can make: 403 is all they can get.
-    lines += ["[[operations]]", 'include-path-regex = "^/twilio/"', "warnings = false"]
+    # Twilio's webhooks and the providers' status reports need a signature nothing but the account's
+    # token (or provider secret) can make: 403 is all they can get.
+    lines += ["[[operations]]", 'include-path-regex = "^/(twilio|providers)/"', "warnings = false"]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -127,16 +127,19 @@ async def world(private_database_url: str) -> AsyncIterator[World]:
 class FailingProvider:
     """A provider that fails ``failures`` times (transiently or not), then accepts."""
 
-    def __init__(self, failures: int, *, transient: bool = True) -> None:
+    def __init__(self, failures: int, *, transient: bool = True, retry_after_s: float | None = None) -> None:
         self.failures = failures
         self.transient = transient
+        self.retry_after_s = retry_after_s
         self.calls: list[int] = []
 
     async def send(self, message: OutboundMessage, *, idempotency_key: str) -> SendReceipt:
         self.calls.append(message.attempt)
         if len(self.calls) <= self.failures:
             code = 20503 if self.transient else 21606
-            raise ProviderError(f"{code}: provider says no", transient=self.transient, code=code)
+            raise ProviderError(
+                f"{code}: provider says no", transient=self.transient, code=code, retry_after_s=self.retry_after_s
+            )
         return SendReceipt("SM" + idempotency_key[-26:].rjust(32, "0"))
 
 
@@ -203,6 +206,23 @@ async def test_a_transient_failure_is_retried_after_a_backoff(world: World) -> N
     sent = await world.action(action.id)
     assert sent.status is ActionStatus.PENDING and sent.related["messageSid"].startswith("SM")
     assert await world.jobs() == []
+
+
+async def test_a_providers_retry_after_delays_the_retry_up_to_the_backoff_cap(world: World) -> None:
+    provider = FailingProvider(failures=2, retry_after_s=0.6)
+    await world.send()
+    dispatcher = world.dispatcher(world.handlers(ChannelRegistry(provider)))
+    await dispatcher.run_once()
+    await dispatcher.drain()
+    [job] = await world.jobs()
+    assert job.lease_until_ms == world.clock.now + 600  # not the backoff's 50..100 ms
+
+    provider.retry_after_s = 3600  # more than the cap (1 s): the cap wins
+    world.clock.now = job.lease_until_ms
+    await dispatcher.run_once()
+    await dispatcher.drain()
+    [job] = await world.jobs()
+    assert job.lease_until_ms == world.clock.now + 1_000
 
 
 async def test_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:

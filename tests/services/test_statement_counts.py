@@ -41,15 +41,18 @@ class Ceiling(NamedTuple):
     round_trips: int
 
 
-# backend -> (first Action of a conversation, a later one), the job claimed by a dispatcher
+# backend -> (first Action of a conversation, a later one), the job claimed by a dispatcher. Each
+# counts one read of the account's provider configuration (services.providers): a server reads it
+# once per ORCHESTRION_PROVIDERS_REFRESH_S per account, but each Action here gets new handlers, so a
+# cold cache.
 CEILINGS = {
-    "sqlite": (Ceiling(17, 3, 23), Ceiling(11, 3, 17)),
-    "postgresql": (Ceiling(17, 3, 23), Ceiling(11, 3, 17)),
+    "sqlite": (Ceiling(18, 3, 24), Ceiling(12, 3, 18)),
+    "postgresql": (Ceiling(18, 3, 24), Ceiling(12, 3, 18)),
 }
 # The same with the job handed to the dispatcher of the process that created it (no claim).
 HANDED_OFF = {
-    "sqlite": (Ceiling(16, 2, 20), Ceiling(10, 2, 14)),
-    "postgresql": (Ceiling(16, 2, 20), Ceiling(10, 2, 14)),
+    "sqlite": (Ceiling(17, 2, 21), Ceiling(11, 2, 15)),
+    "postgresql": (Ceiling(17, 2, 21), Ceiling(11, 2, 15)),
 }
 
 

@@ -16,6 +16,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "basic": {"type": "http", "scheme": "basic"},
     # Twilio's own webhooks: no Basic auth, a signature keyed with the account's auth token (403 when wrong).
     "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature"},
+    "orchestrionSignature": {"type": "apiKey", "in": "header", "name": "X-Orchestrion-Signature"},
 }
 
 _ERROR_SCHEMA = {

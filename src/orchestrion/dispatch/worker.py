@@ -94,6 +94,7 @@ class _Next(Enum):
 class _Outcome:
     next: _Next
     reason: str = ""
+    retry_after_ms: int | None = None  # the provider's Retry-After, for a RETRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +420,8 @@ class Dispatcher:
             permanent = isinstance(error, errors.ProviderError) and not error.transient
             if permanent or job.attempts >= job.max_attempts:
                 return await self._give_up(handler, job, reason)
-            return _Outcome(_Next.RETRY, reason)
+            hint = error.retry_after_s if isinstance(error, errors.ProviderError) else None
+            return _Outcome(_Next.RETRY, reason, None if hint is None else int(hint * 1000))
         return _Outcome(_Next.COMPLETE)
 
     async def _give_up(self, handler: Handler, job: Job, reason: str) -> _Outcome:
@@ -438,7 +440,7 @@ class Dispatcher:
         if outcome.next is _Next.KEEP:
             return
         if outcome.next is _Next.RETRY:
-            delay = self._backoff.delay_ms(job.attempts)
+            delay = self._backoff.delay_ms(job.attempts, at_least_ms=outcome.retry_after_ms)
             log.info(
                 "job_retry_scheduled",
                 kind=job.kind,

@@ -77,9 +77,14 @@ class ProviderError(OrchestrionError):
     """A downstream channel provider refused or failed a request.
 
     ``transient`` errors are retried with backoff; permanent ones fail the work.
+    ``retry_after_s`` is the provider's own hint (an HTTP ``Retry-After``): the
+    retry waits at least that long.
     """
 
-    def __init__(self, message: str, *, transient: bool, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, transient: bool, code: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.code = code
+        self.retry_after_s = retry_after_s

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import structlog
 
 from orchestrion.channels.base import OutboundMessage
-from orchestrion.channels.registry import ChannelRegistry
+from orchestrion.channels.registry import ProviderLookup
 from orchestrion.domain import ids
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
@@ -304,7 +304,7 @@ async def fail_action(ctx: Context, action_id: str, reason: str) -> bool:
 class SendHandler:
     """Runs ``action.send`` jobs (payload ``{"actionId": ...}``)."""
 
-    def __init__(self, ctx: Context, registry: ChannelRegistry) -> None:
+    def __init__(self, ctx: Context, registry: ProviderLookup) -> None:
         self._ctx = ctx
         self._registry = registry
 
@@ -316,7 +316,8 @@ class SendHandler:
             return  # deleted with its conversation, or already finished (a re-run)
         message = outbound_message(action, attempt=job.attempts)
         with self._ctx.tracer.span("provider.send", {"action.id": action.id, "channel": str(message.channel)}) as span:
-            receipt = await self._registry.provider_for(message.channel).send(message, idempotency_key=action.id)
+            provider = await self._registry.provider_for(action.account_sid, message.channel)
+            receipt = await provider.send(message, idempotency_key=action.id)
             span.set("message.sid", receipt.message_sid)
         if Store.job_finished():
             return  # the provider's report finished the Action with the send, and ended this job
@@ -346,3 +347,8 @@ class SendHandler:
 
     async def give_up(self, job: Job, reason: str) -> None:
         await fail_action(self._ctx, job.payload["actionId"], reason)
+
+    async def aclose(self) -> None:
+        close = getattr(self._registry, "aclose", None)
+        if close is not None:
+            await close()

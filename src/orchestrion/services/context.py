@@ -32,6 +32,17 @@ class Wakeup:
         self._event.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """What the server tells the downstream providers it builds (``services.providers``)."""
+
+    public_url: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    timeout_s: float = 10.0
+    # How long an account's provider configuration is used before it is read again (0: every send).
+    refresh_s: float = 2.0
+
+
 @dataclass(slots=True)
 class Context:
     store: Store
@@ -48,3 +59,5 @@ class Context:
     tracer: Tracer = field(default_factory=NoTracer)
     # This process's dispatcher, for jobs it can start without a claim (services.handoff).
     handoff: Handoff = field(default_factory=NoHandoff)
+    # Downstream providers per account: the server's side of their configuration.
+    providers: ProviderSettings = field(default_factory=ProviderSettings)

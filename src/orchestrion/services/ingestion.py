@@ -248,15 +248,6 @@ async def _participant(
     return await admit_participant(ctx, tx, conversation, fields, now)
 
 
-async def auth_token(ctx: Context, account_sid: str) -> str | None:
-    """The auth token inbound requests for this account are signed with, or None for an unknown account."""
-    if not ids.is_sid(account_sid, "AC"):
-        return None
-    async with ctx.store.read() as tx:
-        account = await tx.accounts.get(account_sid)
-    return None if account is None else account.auth_token
-
-
 # Twilio's message statuses, as the orchestrator's status reports know them (others are ignored).
 _STATUSES = {
     "accepted": MessageStatus.QUEUED,
@@ -282,6 +273,8 @@ class StatusCallback:
     error_message: str | None = None
     from_address: str | None = None
     to_address: str | None = None
+    # The Action id the twilio provider put in the callback URL (a signed part of it).
+    idempotency_key: str | None = None
 
 
 async def status_callback(ctx: Context, account_sid: str, callback: StatusCallback) -> str:
@@ -303,6 +296,7 @@ async def status_callback(ctx: Context, account_sid: str, callback: StatusCallba
                 known,
                 error_code=callback.error_code,
                 error_message=callback.error_message,
+                idempotency_key=callback.idempotency_key,
                 account_sid=account_sid,
             ),
         )

@@ -12,12 +12,12 @@ Action or operation is final, so their jobs cannot be retried: that is a new req
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from orchestrion.domain.errors import InvalidInput, InvalidState, NotFound
 from orchestrion.domain.models import Job
-from orchestrion.services import actions, lifecycle, sandbox, webhooks
+from orchestrion.services import actions, lifecycle, providers, sandbox, webhooks
 from orchestrion.services.context import Context
 from orchestrion.services.operations import JOB_KIND as OPERATION_JOB
 from orchestrion.services.operations import OperationRunner
@@ -40,11 +40,20 @@ class Handler(Protocol):
 def build_handlers(ctx: Context) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
     handlers[OPERATION_JOB] = OperationRunner(ctx)
-    handlers[actions.SEND_JOB] = actions.SendHandler(ctx, sandbox.default_registry(ctx))
+    downstream = providers.AccountProviders(ctx, sandbox.default_registry(ctx))
+    handlers[actions.SEND_JOB] = actions.SendHandler(ctx, downstream)
     handlers[sandbox.STEP_JOB] = sandbox.StepHandler(ctx)
     handlers[webhooks.DELIVER_JOB] = webhooks.DeliveryHandler(ctx)
     handlers[lifecycle.TIMER_JOB] = lifecycle.TimeoutHandler(ctx)
     return handlers
+
+
+async def close_handlers(handlers: Mapping[str, Handler]) -> None:
+    """Release what handlers hold (the providers' HTTP clients) once no job runs any more."""
+    for handler in handlers.values():
+        close = getattr(handler, "aclose", None)
+        if close is not None:
+            await close()
 
 
 SENDS = "sends"  # a message's send and the sandbox's timeline: what an Action's status waits on

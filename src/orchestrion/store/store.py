@@ -38,6 +38,7 @@ from orchestrion.store.lifecycle import ClockRepo, LifecycleRepo
 from orchestrion.store.memories import MemoryRepo
 from orchestrion.store.operations import OperationRepo
 from orchestrion.store.profiles import ProfileRepo
+from orchestrion.store.providers import ProviderRepo
 from orchestrion.store.recall import RecallRepo
 from orchestrion.store.sandbox import SandboxRepo
 from orchestrion.store.secrets import SecretBox
@@ -62,6 +63,10 @@ class Tx:
     @cached_property
     def accounts(self) -> AccountRepo:
         return AccountRepo(self.conn, self._box)
+
+    @cached_property
+    def providers(self) -> ProviderRepo:
+        return ProviderRepo(self.conn, self._box)
 
     @cached_property
     def configurations(self) -> ConfigurationRepo:
@@ -177,6 +182,17 @@ class Store:
         """Whether this task runs a job that a committed ``write(finish_job=True)`` already deleted."""
         fence = _FENCE.get()
         return fence is not None and fence.finished
+
+    @staticmethod
+    @contextlib.contextmanager
+    def unfenced() -> Iterator[None]:
+        """Writes that hold whichever run makes them: a provider's status report is a fact about the
+        message, as true after the run that sent it has ended (a task it started inherits its fence)."""
+        token = _FENCE.set(None)
+        try:
+            yield
+        finally:
+            _FENCE.reset(token)
 
     @contextlib.asynccontextmanager
     async def write(self, *, finish_job: bool = False) -> AsyncIterator[Tx]:

@@ -375,3 +375,38 @@ conversation_history = sa.Table(
     sa.Column("data", JSON, nullable=False),
     sa.Index(None, "conversation_id", "id"),
 )
+
+# Downstream providers per account (``orchestrion providers set``): the channels each serves,
+# its options (not secret) and its secret, encrypted like auth tokens (store.secrets).
+account_providers = sa.Table(
+    "account_providers",
+    metadata,
+    sa.Column("account_sid", sa.String(34), sa.ForeignKey("accounts.sid", ondelete="CASCADE"), primary_key=True),
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("channels", JSON, nullable=False),
+    sa.Column("options", JSON, nullable=False),
+    sa.Column("secret_enc", sa.LargeBinary, nullable=True),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+# A provider's send whose outcome is not known yet: written before the call, removed once the
+# provider answered that nothing was sent. A run that finds one looks the message up before
+# sending again (channels.twilio).
+provider_attempts = sa.Table(
+    "provider_attempts",
+    metadata,
+    sa.Column("idempotency_key", ID, primary_key=True),
+    sa.Column("started_ms", MS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Index(None, "started_ms"),
+)
+
+# Signed status reports already accepted (``/providers/webhook/{AccountSid}/status``), kept for
+# the replay window, so one captured report cannot be played again.
+provider_signatures = sa.Table(
+    "provider_signatures",
+    metadata,
+    sa.Column("signature", sa.String(80), primary_key=True),
+    sa.Column("expires_ms", MS, nullable=False),
+    sa.Index(None, "expires_ms"),
+)

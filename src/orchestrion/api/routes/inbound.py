@@ -4,8 +4,11 @@ Point a Twilio number's "A message comes in" webhook at
 ``https://<server>/twilio/<AccountSid>/messages`` and its status callback at
 ``.../status``. Not behind Basic auth: each request is authenticated by its
 ``X-Twilio-Signature`` (the form-body scheme, keyed with the account's auth
-token); a missing or wrong signature, or an unknown account, is a 403 with no
-effect.
+token, or with the auth token of the Twilio account its ``twilio`` provider
+sends through, which is what Twilio signs that provider's callbacks with); a
+missing or wrong signature, or an unknown account, is a 403 with no effect.
+The ``twilio`` provider adds ``?actionId=...`` to its callback URL: signed
+with the rest, it names the Action a callback is about.
 
 The URL signed is the one Twilio called: ``ORCHESTRION_PUBLIC_URL`` (the
 server's public base URL) followed by the path and query when set; otherwise
@@ -32,7 +35,7 @@ from orchestrion.api.jsonio import read_body
 from orchestrion.api.openapi import documented
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.inbound import InboundMessage, signature_matches, twilio_signature
-from orchestrion.services import ingestion
+from orchestrion.services import ingestion, providers
 
 MESSAGES = "/twilio/{AccountSid}/messages"
 STATUS = "/twilio/{AccountSid}/status"
@@ -69,19 +72,18 @@ def _without_port(url: str) -> str | None:
 
 async def _verified_params(request: Request) -> list[tuple[str, str]] | None:
     """The form parameters, if the request is signed by the account in its path; else None."""
-    token = await ingestion.auth_token(state(request).ctx, request.path_params["AccountSid"])
+    tokens = await providers.twilio_signing_tokens(state(request).ctx, request.path_params["AccountSid"])
     raw = await read_body(request)
     try:
         params = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
         return None
-    if token is None:
-        return None
     given = request.headers.get("x-twilio-signature")
     url = signed_url(request)
-    for candidate in (url, _without_port(url)):
-        if candidate is not None and signature_matches(twilio_signature(candidate, params, token), given):
-            return params
+    for token in tokens:
+        for candidate in (url, _without_port(url)):
+            if candidate is not None and signature_matches(twilio_signature(candidate, params, token), given):
+                return params
     return None
 
 
@@ -152,6 +154,7 @@ async def status(request: Request) -> Response:
         error_message=values.get("ErrorMessage") or None,
         from_address=values.get("From") or None,
         to_address=values.get("To") or None,
+        idempotency_key=request.query_params.get("actionId") or None,
     )
     await ingestion.status_callback(state(request).ctx, request.path_params["AccountSid"], callback)
     return _twiml()
