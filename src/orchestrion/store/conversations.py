@@ -12,6 +12,7 @@ from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.sqlfuncs import greatest, insert_into, insert_or_skip
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
@@ -64,14 +65,16 @@ _CONVERSATION = sa.select(conversations).where(
 )
 _CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
 _TOUCH = {
-    backend: conversations.update()
-    .where(conversations.c.id == sa.bindparam("b_id"))
-    .values(
-        last_activity_ms=greatest(
-            backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
+    backend: Prepared(
+        conversations.update()
+        .where(conversations.c.id == sa.bindparam("b_id"))
+        .values(
+            last_activity_ms=greatest(
+                backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
+            )
         )
+        .returning(*conversations.c)
     )
-    .returning(*conversations.c)
     for backend in ("sqlite", "postgresql")
 }
 # The conversation, with the owners of some addresses in it: one row per owned address, or one
@@ -159,9 +162,7 @@ class ConversationRepo:
     async def touch(self, conversation_id: str, activity_ms: int) -> Conversation | None:
         """Record activity at ``activity_ms`` (never moving it back); the conversation as it now is, if it exists."""
         row = (
-            await self._conn.execute(
-                _TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms}
-            )
+            await self._conn.run(_TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms})
         ).first()
         return None if row is None else _conversation(row)
 

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from orchestrion.domain.errors import OrchestrionError, StoreUnavailable
 from orchestrion.store.group_commit import GroupCommitWriter
+from orchestrion.store.prepared import Prepared, Record, Rows, run_on_sqlite
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ class SqlConnection(Protocol):
     async def run_sync(self, fn: Callable[[Connection], T]) -> T: ...
 
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None: ...
+
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows: ...
 
 
 class PreparedQuery:
@@ -171,6 +174,9 @@ class _SyncConnection:
     async def run_sync(self, fn: Callable[[Connection], T]) -> T:
         return fn(self._conn)
 
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+        return run_on_sqlite(self._conn, query, parameters)
+
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
         sql, names = query.positional(self._conn.dialect)
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -222,6 +228,11 @@ class _AsyncConnection:
 
     async def run_sync(self, fn: Callable[[Connection], T]) -> T:
         return await self._conn.run_sync(fn)
+
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+        result = await self.execute(query.statement, parameters)
+        rows = [Record(row._mapping) for row in result] if result.returns_rows else []
+        return Rows(rows, result.rowcount)
 
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
         # Straight to asyncpg (a prepared statement it caches per connection),
