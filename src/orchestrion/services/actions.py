@@ -141,6 +141,8 @@ async def _accept_traced(
             if reservation is not None and not job:
                 reservation.cancel()
         if reservation is not None and job:
+            if isinstance(created, Action):
+                ctx.fresh.put(job[0].id, created)
             reservation.start(job[0])  # this process's dispatcher runs it: nobody needs waking
         elif job:
             ctx.wakeup.notify()
@@ -310,8 +312,10 @@ class SendHandler:
 
     async def run(self, job: Job) -> None:
         action_id: str = job.payload["actionId"]
-        async with self._ctx.store.read() as tx:
-            action = await tx.actions.get_by_id(action_id)
+        action = self._ctx.fresh.take(job.id) if job.attempts == 1 else None
+        if not isinstance(action, Action) or action.id != action_id:
+            async with self._ctx.store.read() as tx:
+                action = await tx.actions.get_by_id(action_id)
         if action is None or action_is_terminal(action.status):
             return  # deleted with its conversation, or already finished (a re-run)
         message = outbound_message(action, attempt=job.attempts)

@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from orchestrion.domain.clock import Clock
-from orchestrion.services.handoff import Handoff, NoHandoff
+from orchestrion.services.handoff import Fresh, Handoff, NoHandoff
 from orchestrion.services.metrics import Metrics, NoMetrics
 from orchestrion.services.tracing import NoTracer, Tracer
 from orchestrion.store.store import Store
@@ -59,5 +59,7 @@ class Context:
     tracer: Tracer = field(default_factory=NoTracer)
     # This process's dispatcher, for jobs it can start without a claim (services.handoff).
     handoff: Handoff = field(default_factory=NoHandoff)
+    # What a handed-off job's first run can take instead of reading it back (services.handoff).
+    fresh: Fresh = field(default_factory=Fresh)
     # Downstream providers per account: the server's side of their configuration.
     providers: ProviderSettings = field(default_factory=ProviderSettings)

@@ -42,3 +42,27 @@ class NoHandoff:
 
     def reserve(self, kind: str) -> Reservation | None:
         return None
+
+
+class Fresh:
+    """What a service just wrote with a handed-off job, for the job's first run to use instead of reading it back.
+
+    Only for a job started by ``Reservation.start``: it runs at once, in this
+    process, on the rows its transaction committed a moment before. A re-run
+    (attempt 2 and later, or a claim elsewhere) finds nothing here and reads
+    the store. Bounded: a job that never starts (the process stopping) leaves
+    its entry to be pushed out by newer ones.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._items: dict[int, object] = {}
+
+    def put(self, job_id: int, value: object) -> None:
+        self._items[job_id] = value
+        if len(self._items) > self.LIMIT:
+            del self._items[next(iter(self._items))]
+
+    def take(self, job_id: int) -> object | None:
+        return self._items.pop(job_id, None)

@@ -31,7 +31,7 @@ def action_created(ctx: Context, tx: Tx, request: SendRequest) -> None:
 
 def action_finished(ctx: Context, tx: Tx, action: Action) -> None:
     """``action`` just became COMPLETED or FAILED in ``tx``."""
-    channel = str(SendRequest.from_json(action.request).channel)
+    channel = str(action.request["channel"])  # as SendRequest.to_json wrote it; parsing it all cost ~4 % of a send
     seconds = max(0, (action.completed_ms or action.updated_ms) - action.created_ms) / 1000
     code = failure_code(action.failure_reason)
     status = str(action.status)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from orchestrion.domain.models import Action, ActionStatus
 from orchestrion.store.database import PreparedQuery, SqlConnection
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import actions
 
 _COLUMNS = (
@@ -37,14 +38,15 @@ _GET = PreparedQuery(
 )
 
 
-_BY_ID = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
-_BY_ID_LOCKED = _BY_ID.with_for_update()
+_BY_ID_QUERY = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
+_BY_ID = Prepared(_BY_ID_QUERY)
+_BY_ID_LOCKED = Prepared(_BY_ID_QUERY.with_for_update())
 _BY_SID = sa.select(*_COLUMNS).where(actions.c.message_sid == sa.bindparam("b_sid"))
 _BY_SID_LOCKED = _BY_SID.with_for_update()
 _BY_SID_IN_ACCOUNT = _BY_SID.where(actions.c.account_sid == sa.bindparam("b_account"))
 _BY_SID_IN_ACCOUNT_LOCKED = _BY_SID_IN_ACCOUNT.with_for_update()
-_INSERT = actions.insert()
-_UPDATE = (
+_INSERT = Prepared(actions.insert())
+_UPDATE = Prepared(
     actions.update()
     .where(actions.c.id == sa.bindparam("b_id"), actions.c.status == str(ActionStatus.PENDING))
     .values(
@@ -90,8 +92,8 @@ class ActionRepo:
 
     async def get_by_id(self, action_id: str, *, for_update: bool = False) -> Action | None:
         query = _BY_ID_LOCKED if for_update else _BY_ID
-        row = (await self._conn.execute(query, {"b_id": action_id})).first()
-        return None if row is None else _action(row)
+        row = (await self._conn.run(query, {"b_id": action_id})).first()
+        return None if row is None else _action_from(row)
 
     async def get_by_message_sid(
         self, message_sid: str, *, account_sid: str | None = None, for_update: bool = False
@@ -118,7 +120,7 @@ class ActionRepo:
         return [_action(r) for r in reversed(rows[:limit])], len(rows) > limit
 
     async def insert(self, a: Action) -> None:
-        await self._conn.execute(
+        await self._conn.run(
             _INSERT,
             {
                 "id": a.id,
@@ -138,7 +140,7 @@ class ActionRepo:
 
     async def update(self, a: Action) -> bool:
         """Write ``a`` unless the stored action is already terminal (terminal is final)."""
-        result = await self._conn.execute(
+        result = await self._conn.run(
             _UPDATE,
             {
                 "b_id": a.id,

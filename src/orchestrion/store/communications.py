@@ -11,7 +11,7 @@ from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Communication, Endpoint
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
-from orchestrion.store.sqlfuncs import insert_or_skip
+from orchestrion.store.sqlfuncs import prepared_insert_or_skip
 from orchestrion.store.tables import communications
 
 
@@ -82,8 +82,8 @@ class CommunicationRepo:
 
     async def insert(self, c: Communication) -> Communication:
         """Insert ``c``; if its resourceId is already recorded, return that one instead."""
-        result = await self._conn.execute(
-            insert_or_skip(self._conn.dialect.name, communications),
+        result = await self._conn.run(
+            prepared_insert_or_skip(self._conn.dialect.name, communications),
             dict(
                 id=c.id,
                 conversation_id=c.conversation_id,

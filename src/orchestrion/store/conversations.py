@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from orchestrion.domain.errors import Conflict
 from orchestrion.domain.models import Address, Conversation, ConversationStatus, Participant
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.paging import Page, PageRequest, fetch_page
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.sqlfuncs import greatest, insert_into, insert_or_skip
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
@@ -59,41 +61,50 @@ def _addresses_json(addresses: Sequence[Address]) -> list[dict[str, str]]:
     return out
 
 
-_CONVERSATION = sa.select(conversations).where(
+_CONVERSATION_QUERY = sa.select(conversations).where(
     conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id")
 )
-_CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
+_CONVERSATION = Prepared(_CONVERSATION_QUERY)
+_CONVERSATION_LOCKED = Prepared(_CONVERSATION_QUERY.with_for_update())
 _TOUCH = {
-    backend: conversations.update()
-    .where(conversations.c.id == sa.bindparam("b_id"))
-    .values(
-        last_activity_ms=greatest(
-            backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
+    backend: Prepared(
+        conversations.update()
+        .where(conversations.c.id == sa.bindparam("b_id"))
+        .values(
+            last_activity_ms=greatest(
+                backend, conversations.c.last_activity_ms, sa.bindparam("v_activity", type_=sa.BigInteger())
+            )
         )
+        .returning(*conversations.c)
     )
-    .returning(*conversations.c)
     for backend in ("sqlite", "postgresql")
 }
-# The conversation, with the owners of some addresses in it: one row per owned address, or one
-# row of NULLs after the conversation's columns when none is owned.
-_WITH_OWNERS = (
-    sa.select(
-        conversations,
-        participant_addresses.c.channel.label("owned_channel"),
-        participant_addresses.c.address.label("owned_address"),
-        participant_addresses.c.participant_id.label("owner_id"),
-    )
-    .select_from(
-        conversations.outerjoin(
-            participant_addresses,
-            sa.and_(
-                participant_addresses.c.conversation_id == conversations.c.id,
-                participant_addresses.c.address.in_(sa.bindparam("b_addresses", expanding=True)),
-            ),
+
+
+@functools.cache
+def _with_owners(addresses: int) -> Prepared:
+    """The conversation, with the owners of ``addresses`` addresses in it: one row per owned address, or
+    one row of NULLs after the conversation's columns when none is owned (one statement per count)."""
+    return Prepared(
+        sa.select(
+            conversations,
+            participant_addresses.c.channel.label("owned_channel"),
+            participant_addresses.c.address.label("owned_address"),
+            participant_addresses.c.participant_id.label("owner_id"),
         )
+        .select_from(
+            conversations.outerjoin(
+                participant_addresses,
+                sa.and_(
+                    participant_addresses.c.conversation_id == conversations.c.id,
+                    participant_addresses.c.address.in_([sa.bindparam(f"b_address_{i}") for i in range(addresses)]),
+                ),
+            )
+        )
+        .where(conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id"))
     )
-    .where(conversations.c.account_sid == sa.bindparam("b_account"), conversations.c.id == sa.bindparam("b_id"))
-)
+
+
 _ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
     participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
     participant_addresses.c.channel == sa.bindparam("b_channel"),
@@ -107,7 +118,7 @@ class ConversationRepo:
 
     async def get(self, account_sid: str, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
         query = _CONVERSATION_LOCKED if for_update else _CONVERSATION
-        row = (await self._conn.execute(query, {"b_account": account_sid, "b_id": conversation_id})).first()
+        row = (await self._conn.run(query, {"b_account": account_sid, "b_id": conversation_id})).first()
         return None if row is None else _conversation(row)
 
     async def get_with_owners(
@@ -116,8 +127,10 @@ class ConversationRepo:
         """The conversation and the participant owning each of these (channel, address) pairs, in one query."""
         if not wanted:
             return await self.get(account_sid, conversation_id), {}
-        params = {"b_account": account_sid, "b_id": conversation_id, "b_addresses": sorted({a for _, a in wanted})}
-        rows = (await self._conn.execute(_WITH_OWNERS, params)).all()
+        addresses = sorted({a for _, a in wanted})
+        params = {"b_account": account_sid, "b_id": conversation_id}
+        params.update((f"b_address_{i}", address) for i, address in enumerate(addresses))
+        rows = (await self._conn.run(_with_owners(len(addresses)), params)).rows
         if not rows:
             return None, {}
         found = {(row.owned_channel, row.owned_address): row.owner_id for row in rows if row.owner_id is not None}
@@ -159,9 +172,7 @@ class ConversationRepo:
     async def touch(self, conversation_id: str, activity_ms: int) -> Conversation | None:
         """Record activity at ``activity_ms`` (never moving it back); the conversation as it now is, if it exists."""
         row = (
-            await self._conn.execute(
-                _TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms}
-            )
+            await self._conn.run(_TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms})
         ).first()
         return None if row is None else _conversation(row)
 

@@ -14,7 +14,9 @@ thread. A primary-key read takes about 10 us there, while handing each call to
 a helper thread (aiosqlite) cost about 1 ms of CPU per query through
 SQLAlchemy (measured: bench/README.md). The database is one file in WAL mode,
 so reads never wait for writers. Writes queue on an asyncio lock (one writer
-connection per process) and begin with ``BEGIN IMMEDIATE``; when another
+connection per process), and the writes of one loop iteration share a
+transaction and its COMMIT (``store.group_commit``). A transaction begins
+with ``BEGIN IMMEDIATE``; when another
 process holds the write lock, the transaction waits with ``asyncio.sleep``
 and tries again, so the event loop is never blocked on a lock.
 """
@@ -40,6 +42,8 @@ from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from orchestrion.domain.errors import OrchestrionError, StoreUnavailable
+from orchestrion.store.group_commit import GroupCommitWriter
+from orchestrion.store.prepared import Prepared, Record, Rows, run_on_sqlite
 
 T = TypeVar("T")
 
@@ -69,6 +73,8 @@ class SqlConnection(Protocol):
     async def run_sync(self, fn: Callable[[Connection], T]) -> T: ...
 
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None: ...
+
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows: ...
 
 
 class PreparedQuery:
@@ -168,6 +174,9 @@ class _SyncConnection:
     async def run_sync(self, fn: Callable[[Connection], T]) -> T:
         return fn(self._conn)
 
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+        return run_on_sqlite(self._conn, query, parameters)
+
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
         sql, names = query.positional(self._conn.dialect)
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -219,6 +228,11 @@ class _AsyncConnection:
 
     async def run_sync(self, fn: Callable[[Connection], T]) -> T:
         return await self._conn.run_sync(fn)
+
+    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+        result = await self.execute(query.statement, parameters)
+        rows = [Record(row._mapping) for row in result] if result.returns_rows else []
+        return Rows(rows, result.rowcount)
 
     async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
         # Straight to asyncpg (a prepared statement it caches per connection),
@@ -311,7 +325,7 @@ class Database:
         self._sqlite_reader: sa.Engine | None = None
         self._write_conn: Connection | None = None
         self._read_conn: Connection | None = None
-        self._write_lock: asyncio.Lock | None = None
+        self._writer: GroupCommitWriter | None = None
         self._pg: AsyncEngine | None = None
         if self.backend == "sqlite":
             self._sqlite_writer = _sqlite_engine(self.url.sqlalchemy_url, writer=True)
@@ -335,18 +349,11 @@ class Database:
                 async with self._pg.begin() as conn:
                     yield _AsyncConnection(conn)
             return
-        if self._write_lock is None:
-            self._write_lock = asyncio.Lock()
-        async with self._write_lock:
-            with translate_errors():
-                sync_conn = self._sqlite_write_connection()
-                transaction = await self._sqlite_begin(sync_conn)
-                try:
-                    yield _SyncConnection(sync_conn)
-                    transaction.commit()
-                except BaseException:
-                    _end_failed(transaction, sync_conn)
-                    raise
+        if self._writer is None:
+            self._writer = GroupCommitWriter(self._sqlite_write_connection, self._sqlite_begin, _end_failed)
+        with translate_errors():
+            async with self._writer.unit() as sync_conn:
+                yield _SyncConnection(sync_conn)
 
     def _sqlite_write_connection(self) -> Connection:
         if self._write_conn is None or self._write_conn.closed or self._write_conn.invalidated:
@@ -391,6 +398,8 @@ class Database:
         if self._pg is not None:
             await self._pg.dispose()
             return
+        if self._writer is not None:
+            self._writer.flush()
         for conn in (self._write_conn, self._read_conn):
             if conn is not None and not conn.closed:
                 conn.close()

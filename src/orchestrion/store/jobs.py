@@ -34,6 +34,7 @@ from orchestrion.domain.models import Job
 from orchestrion.domain.tracecontext import PAYLOAD_KEY, current_traceparent
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.notify import JOBS_CHANNEL
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.sqlfuncs import greatest, insert_into
 from orchestrion.store.tables import dead_jobs, jobs
 
@@ -117,18 +118,19 @@ class _Statements:
         self.claim = self._claim([self._due.limit(sa.bindparam("limit"))])
         self._claim_pools: dict[int, sa.Update] = {}
         # A job leased at once (handed to this process's dispatcher) wakes nobody.
-        self.insert_leased = jobs.insert().returning(jobs.c.id)
+        insert = jobs.insert().returning(jobs.c.id)
+        self.insert_leased = Prepared(insert)
         self.insert = self.insert_leased
         if backend == "postgresql":
             # Listening workers are told in the same statement, delivered at commit (PostgreSQL
             # folds a transaction's identical notifications into one).
-            self.insert = self.insert.returning(sa.func.pg_notify(JOBS_CHANNEL, ""))
+            self.insert = Prepared(insert.returning(sa.func.pg_notify(JOBS_CHANNEL, "")))
         held = sa.and_(
             jobs.c.id == sa.bindparam("b_id"),
             jobs.c.locked_by == sa.bindparam("worker"),
             jobs.c.attempts == sa.bindparam("attempt"),
         )
-        self.complete = jobs.delete().where(held)
+        self.complete = Prepared(jobs.delete().where(held))
         self.take = jobs.delete().where(held).returning(*jobs.c)
         self.purge_dead = dead_jobs.delete().where(dead_jobs.c.dead_ms < sa.bindparam("before"))
         self.retry = (
@@ -140,7 +142,7 @@ class _Statements:
         hold = sa.select(jobs.c.id).where(held)
         # Locked for the rest of the caller's transaction: a claim skips the row (PostgreSQL's
         # SKIP LOCKED; SQLite has one writer at a time), so the run cannot lose it before commit.
-        self.hold = hold.with_for_update(read=True) if backend == "postgresql" else hold
+        self.hold = Prepared(hold.with_for_update(read=True) if backend == "postgresql" else hold)
         self.extend = (
             jobs.update()
             .where(jobs.c.locked_by == sa.bindparam("worker"), jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -216,7 +218,7 @@ class JobRepo:
             payload = {**payload, PAYLOAD_KEY: traceparent}
         due = now_ms if run_at_ms is None else run_at_ms
         worker, lease_until = leased_to if leased_to is not None else (None, None)
-        result = await self._conn.execute(
+        result = await self._conn.run(
             self._sql.insert if leased_to is None else self._sql.insert_leased,
             {
                 "kind": kind,
@@ -232,7 +234,7 @@ class JobRepo:
             },
         )
         return Job(
-            id=int(result.one()[0]),
+            id=int(result.rows[0]["id"]),
             kind=kind,
             payload=payload,
             attempts=0 if leased_to is None else 1,
@@ -305,12 +307,12 @@ class JobRepo:
 
     async def hold(self, lease: JobLease) -> bool:
         """Whether ``lease`` still holds its job; if so the row stays locked until this transaction ends."""
-        row = (await self._conn.execute(self._sql.hold, self._held(lease))).first()
+        row = (await self._conn.run(self._sql.hold, self._held(lease))).first()
         return row is not None
 
     async def complete(self, lease: JobLease) -> bool:
         """Delete a finished job, if this run still holds it."""
-        result = await self._conn.execute(self._sql.complete, self._held(lease))
+        result = await self._conn.run(self._sql.complete, self._held(lease))
         return bool(result.rowcount)
 
     async def retry(self, lease: JobLease, *, retry_at_ms: int, error: str) -> bool:

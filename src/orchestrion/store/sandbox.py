@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from orchestrion.domain.errors import Conflict
 from orchestrion.store.database import SqlConnection
-from orchestrion.store.sqlfuncs import insert_or_skip
+from orchestrion.store.sqlfuncs import prepared_insert_or_skip
 from orchestrion.store.tables import sandbox_messages
 
 
@@ -89,8 +89,8 @@ class SandboxRepo:
 
     async def insert(self, m: SandboxMessage) -> SandboxMessage:
         """Record ``m``; a second send with the same idempotency key returns the first."""
-        result = await self._conn.execute(
-            insert_or_skip(self._conn.dialect.name, sandbox_messages),
+        result = await self._conn.run(
+            prepared_insert_or_skip(self._conn.dialect.name, sandbox_messages),
             dict(
                 sid=m.sid,
                 account_sid=m.account_sid,

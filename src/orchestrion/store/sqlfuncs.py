@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from orchestrion.store.prepared import Prepared
+
 
 def greatest(backend: str, *values: Any) -> sa.ColumnElement[Any]:
     """The largest argument: ``max(a, b)`` in SQLite, ``greatest(a, b)`` in PostgreSQL."""
@@ -38,3 +40,9 @@ def insert_or_skip(backend: str, table: sa.Table) -> sa.Insert:
     if backend == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return postgresql.insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def prepared_insert_or_skip(backend: str, table: sa.Table) -> Prepared:
+    """``insert_or_skip`` for a hot path (``store.prepared``)."""
+    return Prepared(insert_or_skip(backend, table))

@@ -1,0 +1,128 @@
+"""The hot statements, compiled once and run straight on SQLite's driver.
+
+SQLAlchemy's work around each execution (cache key, execution context,
+parameter and result processing) costs about 40 us on SQLite, where the
+statement itself takes a few: most of a POST's database time (bench/README.md).
+A ``Prepared`` statement is compiled once per dialect and set of parameter
+names, with its bind and result processors looked up once; on SQLite
+``SqlConnection.run`` then binds the values, runs the SQL on the sqlite3
+connection and decodes the rows itself. On PostgreSQL it runs through
+SQLAlchemy as any statement (asyncpg caches the prepared statement
+per connection), so both backends answer the same ``Rows``.
+
+Errors from the driver are raised as SQLAlchemy raises them (``IntegrityError``,
+``OperationalError``...), so the store's error translation sees no difference.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Dialect
+
+Processor = Callable[[Any], Any] | None
+_REQUIRED = object()  # a bind the caller must give a value for
+
+
+class Record(dict[str, Any]):
+    """A row: a mapping that also reads like SQLAlchemy's rows (``row.id``, ``row._mapping``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> Record:
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a statement returned and how many rows it changed."""
+
+    rows: list[Record]
+    rowcount: int
+
+    def first(self) -> Record | None:
+        return self.rows[0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Processor, ...]
+    defaults: tuple[Any, ...]  # the value of a bind the statement fixes itself (a literal in a WHERE)
+    results: dict[str, Processor]
+
+
+class Prepared:
+    """One statement of the hot path (see the module)."""
+
+    def __init__(self, statement: sa.Select[Any] | sa.Insert | sa.Update | sa.Delete) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+
+    def compiled(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            found = self._compile(dialect, keys)
+            self._compiled[(dialect.name, keys)] = found
+        return found
+
+    def _compile(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=sorted(keys))
+        names = tuple(compiled.positiontup or ())
+        binds = tuple(compiled.binds[name].type.bind_processor(dialect) for name in names)
+        defaults = tuple(_default(compiled.binds[name]) for name in names)
+        columns: Sequence[Any] = getattr(self.statement, "exported_columns", ())
+        results = {column.name: column.type.result_processor(dialect, None) for column in columns}
+        return _Compiled(str(compiled), names, binds, defaults, {k: p for k, p in results.items() if p is not None})
+
+
+def _default(bind: sa.BindParameter[Any]) -> Any:
+    return bind.effective_value if bind.value is not None or bind.callable is not None else _REQUIRED
+
+
+def _value(parameters: Mapping[str, Any], name: str, default: Any) -> Any:
+    value = parameters.get(name, default)
+    if value is _REQUIRED:
+        raise exc.InvalidRequestError(f"A value is required for bind parameter {name!r}")
+    return value
+
+
+def run_on_sqlite(conn: Connection, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+    """Run ``query`` on the sqlite3 connection under ``conn``, inside whatever transaction it is in."""
+    compiled = query.compiled(conn.dialect, frozenset(parameters))
+    args = [
+        _value(parameters, name, default) if process is None else process(_value(parameters, name, default))
+        for name, default, process in zip(compiled.names, compiled.defaults, compiled.binds, strict=True)
+    ]
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        try:
+            cursor.execute(compiled.sql, args)
+            fetched = cursor.fetchall() if cursor.description is not None else []
+        except sqlite3.Error as error:
+            raise exc.DBAPIError.instance(compiled.sql, args, error, sqlite3.Error) from error
+        columns = [d[0] for d in cursor.description] if cursor.description is not None else []
+        rowcount = cursor.rowcount
+    finally:
+        cursor.close()
+    rows = [Record(zip(columns, row, strict=True)) for row in fetched]
+    for name, process in compiled.results.items():
+        for row in rows:
+            if name in row:
+                row[name] = process(row[name])  # type: ignore[misc]
+    return Rows(rows, rowcount)
