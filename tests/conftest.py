@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,18 +218,24 @@ def other_account(database_url: str) -> Credentials:
     return new_account(database_url)
 
 
-def sdk_client(server: LiveServer, creds: Credentials) -> object:
-    """twilio-python exactly as an application uses it, with every response contract-checked."""
+def checking_http_client(check: Callable[[str, str, int, str], None]) -> Any:
+    """twilio-python's HTTP client, with ``check(method, url, status, text)`` called on every answer."""
     from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
 
     class CheckingHttpClient(TwilioHttpClient):
         def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
             response = super().request(method, url, *args, **kwargs)
-            check_contract(method, url, response.status_code, response.text)
+            check(method, url, response.status_code, response.text)
             return response
 
-    client = Client(creds.account_sid, creds.auth_token, http_client=CheckingHttpClient(timeout=15))
+    return CheckingHttpClient(timeout=15)
+
+
+def sdk_client(server: LiveServer, creds: Credentials) -> object:
+    """twilio-python exactly as an application uses it, with every response contract-checked."""
+    from twilio.rest import Client
+
+    client = Client(creds.account_sid, creds.auth_token, http_client=checking_http_client(check_contract))
     client.conversations.base_url = server.url
     return client
 

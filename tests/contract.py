@@ -110,6 +110,13 @@ def _is_absolute_uri(instance: object) -> bool:
     return bool(parts.scheme) and bool(parts.netloc)
 
 
+def _is_absolute_path_uri(instance: object) -> bool:
+    """Twilio's 2010 API gives its own URIs as absolute paths (``/2010-04-01/...``), not full URLs."""
+    if not isinstance(instance, str):
+        return True
+    return instance.startswith("/") and not any(ch.isspace() for ch in instance)
+
+
 def _int_range_checker(bounds: tuple[int, int]) -> Any:
     low, high = bounds
 
@@ -121,15 +128,16 @@ def _int_range_checker(bounds: tuple[int, int]) -> Any:
     return check
 
 
-def build_format_checker() -> Any:
+def build_format_checker(*, path_uris: bool = False) -> Any:
     """A FormatChecker asserting only our own format rules.
 
     jsonschema's built-in date-time accepts offsets and fractional seconds, which
     our API never emits, and silently skips when optional dependencies are missing.
+    ``path_uris``: a ``uri`` is an absolute path, as in Twilio's 2010 API.
     """
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_is_twilio_timestamp)
-    checker.checks("uri")(_is_absolute_uri)
+    checker.checks("uri")(_is_absolute_path_uri if path_uris else _is_absolute_uri)
     checker.checks("int32")(_int_range_checker(_INT32))
     checker.checks("int64")(_int_range_checker(_INT64))
     return checker
@@ -262,13 +270,13 @@ class _Checked:
 class ContractChecker:
     """Validates response bodies against the response schemas of an OpenAPI 3.0 spec."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], *, path_uris: bool = False) -> None:
         self._spec = spec
         schemas = spec.get("components", {}).get("schemas", {})
         converted = {name: to_json_schema(s) for name, s in schemas.items()}
         resource: Resource[Schema] = DRAFT4.create_resource({"components": {"schemas": converted}})
         self._registry: Registry[Schema] = Registry().with_resource(_SPEC_URI, resource)
-        self._format_checker = build_format_checker()
+        self._format_checker = build_format_checker(path_uris=path_uris)
         self._routes = self._build_routes(spec)
         self._validators: dict[tuple[str, int], tuple[_Validator, str] | None] = {}
         self._checked = _Checked(
@@ -276,9 +284,9 @@ class ContractChecker:
         )
 
     @classmethod
-    def from_file(cls, path: Path) -> ContractChecker:
+    def from_file(cls, path: Path, *, path_uris: bool = False) -> ContractChecker:
         with path.open(encoding="utf-8") as fh:
-            return cls(json.load(fh))
+            return cls(json.load(fh), path_uris=path_uris)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ContractChecker | None:

@@ -242,6 +242,7 @@ def _path_value(template: str, name: str, tenant: Tenant) -> str:
         "ConversationId": tenant.conversation,
         "ActionId": tenant.action,
         "sid": tenant.message_sid,
+        "MessageSid": tenant.message_sid,
         "AccountSid": tenant.creds.account_sid,
         "storeId": MEMORY_STORE_ID,
         "profileId": tenant.profile,
@@ -354,6 +355,9 @@ def call(server: LiveServer, route: Route, method: str, caller: Tenant, owner: T
         return httpx.post(url, data=params, headers=headers, timeout=10)
     if route.path.startswith("/providers/webhook/"):
         return _gateway_report(url, caller.creds)
+    if route.path.startswith("/2010-04-01/") and method == "POST":  # Twilio's Messages API takes forms
+        form = {"To": _phone(), "From": SENDER, "Body": "from the Messages API"}
+        return httpx.post(url, data=form, auth=caller.auth, timeout=10)
     if route.path.startswith("/v2/Flows/") and method == "POST":
         form = {"Status": "ended"} if route.path.endswith("{Sid}") else _execution_form()
         return httpx.post(url, data=form, auth=caller.auth, timeout=10)

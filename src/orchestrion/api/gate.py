@@ -15,8 +15,9 @@ from orchestrion.api import errors
 from orchestrion.api.context import ApiState, credentials_from_header
 from orchestrion.domain.errors import OrchestrionError
 
-# /v2: Conversations and the Studio stand-in (/v2/Flows); /v1/Stores: the Memory stand-in.
-PROTECTED_PREFIXES = ("/v2/", "/sandbox", "/v1/Stores")
+# /v2: Conversations and the Studio stand-in (/v2/Flows); /v1/Stores: the Memory stand-in;
+# /2010-04-01: Twilio's Messages API.
+PROTECTED_PREFIXES = ("/v2/", "/sandbox", "/v1/Stores", "/2010-04-01/")
 _tokens = itertools.count()
 
 

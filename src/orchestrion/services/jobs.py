@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from orchestrion.domain.errors import InvalidInput, InvalidState, NotFound
 from orchestrion.domain.models import Job
-from orchestrion.services import actions, lifecycle, providers, sandbox, webhooks
+from orchestrion.services import actions, lifecycle, messages_api, providers, sandbox, webhooks
 from orchestrion.services.context import Context
 from orchestrion.services.operations import JOB_KIND as OPERATION_JOB
 from orchestrion.services.operations import OperationRunner
@@ -44,6 +44,7 @@ def build_handlers(ctx: Context) -> dict[str, Handler]:
     handlers[actions.SEND_JOB] = actions.SendHandler(ctx, downstream)
     handlers[sandbox.STEP_JOB] = sandbox.StepHandler(ctx)
     handlers[webhooks.DELIVER_JOB] = webhooks.DeliveryHandler(ctx)
+    handlers[sandbox.API_STATUS_JOB] = messages_api.StatusHandler(ctx)
     handlers[lifecycle.TIMER_JOB] = lifecycle.TimeoutHandler(ctx)
     return handlers
 
@@ -61,7 +62,7 @@ WEBHOOKS = "webhooks"  # status callbacks: as slow as the receivers
 TIMERS = "timers"  # status timeouts and control-plane operations
 JOB_CLASSES: dict[str, frozenset[str]] = {
     SENDS: frozenset({actions.SEND_JOB, sandbox.STEP_JOB}),
-    WEBHOOKS: frozenset({webhooks.DELIVER_JOB}),
+    WEBHOOKS: frozenset({webhooks.DELIVER_JOB, sandbox.API_STATUS_JOB}),
     TIMERS: frozenset({lifecycle.TIMER_JOB, OPERATION_JOB}),
 }
 

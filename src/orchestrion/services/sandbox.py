@@ -43,6 +43,10 @@ from orchestrion.store.store import Tx
 log = structlog.get_logger("orchestrion.sandbox")
 
 STEP_JOB = "sandbox.step"
+# Messages sent through the emulated Messages API (services.messages_api): their idempotency key is
+# this prefix and their SID; their statuses go to an API_STATUS_JOB each, not to an Action.
+API_KEY_PREFIX = "api:"
+API_STATUS_JOB = "messages_api.status"
 MAX_LIST_LIMIT = 1000
 DEFAULT_LIST_LIMIT = 100
 
@@ -82,13 +86,38 @@ async def _run_steps(
     """
     count = 1 + len(list(itertools.takewhile(lambda step: step.after_ms == 0, steps[1:])))
     due, later = steps[:count], steps[count:]
-    await outcomes.apply_reports(ctx, tx, [_report(sid, key, step) for step in due])
+    await _report_all(ctx, tx, sid, key, due, message)
     if message is not None:  # None: cleared from the inbox; the timeline still runs
         await tx.sandbox.rewrite(_moved(message, due, ctx.clock.now_ms()))
     if later:
         await _schedule(ctx, tx, sid, key, index + count, later)
         return True
     return False
+
+
+async def _report_all(
+    ctx: Context, tx: Tx, sid: str, key: str, steps: Sequence[TimelineStep], message: SandboxMessage | None
+) -> None:
+    """Report ``steps``: to the Action that sent the message, or, for a Messages API message, as jobs."""
+    if not key.startswith(API_KEY_PREFIX):
+        await outcomes.apply_reports(ctx, tx, [_report(sid, key, step) for step in steps])
+        return
+    if message is None:
+        return  # deleted through the API: nobody is told any more
+    now = ctx.clock.now_ms()
+    for step in steps:
+        payload = {
+            "sid": sid,
+            "accountSid": message.account_sid,
+            "status": str(step.status),
+            "errorCode": step.error_code,
+            "errorMessage": step.error_message,
+            "from": message.from_address,
+            "to": message.to_addresses[0] if message.to_addresses else None,
+            "statusCallback": (message.channel_settings or {}).get("messagesApi", {}).get("statusCallback"),
+        }
+        # One message's statuses run one at a time, in order (the ordering key).
+        await tx.jobs.enqueue(API_STATUS_JOB, payload, now_ms=now, ordering_key=f"message:{sid}")
 
 
 def _report(sid: str, key: str, step: TimelineStep) -> StatusReport:
@@ -140,7 +169,7 @@ class StorePort:
             sid=sid,
             account_sid=message.account_sid,
             idempotency_key=idempotency_key,
-            conversation_id=message.conversation_id,
+            conversation_id=message.conversation_id or None,  # none for a Messages API message
             channel=str(message.channel),
             from_address=message.from_address,
             to_addresses=list(message.to_addresses),
@@ -163,7 +192,7 @@ class StorePort:
             if fresh:
                 try:
                     if due:
-                        await outcomes.apply_reports(self._ctx, tx, [_report(sid, idempotency_key, s) for s in due])
+                        await _report_all(self._ctx, tx, sid, idempotency_key, due, stored)
                     if later:
                         await _schedule(self._ctx, tx, sid, idempotency_key, 1 + len(due), later)
                         scheduled = True
@@ -202,6 +231,9 @@ class StepHandler:
 
     async def give_up(self, job: Job, reason: str) -> None:
         """The timeline cannot go on: report the message failed, so its Action still ends."""
+        if str(job.payload["key"]).startswith(API_KEY_PREFIX):
+            log.warning("sandbox_timeline_stopped", sid=job.payload["sid"], reason=reason)
+            return  # no Action waits on a Messages API message
         await outcomes.report_status(
             self._ctx,
             StatusReport(
@@ -242,11 +274,12 @@ async def list_messages(ctx: Context, account_sid: str, where: InboxFilter) -> l
         )
 
 
-async def get_message(ctx: Context, account_sid: str, sid: str) -> SandboxMessage:
+async def get_message(ctx: Context, account_sid: str, sid: str, *, kind: str = "sandbox message") -> SandboxMessage:
+    """The account's message ``sid``; NotFound (naming it a ``kind``) for an unknown one or another account's."""
     async with ctx.store.read() as tx:
         message = await tx.sandbox.get(sid)
     if message is None or message.account_sid != account_sid:
-        raise NotFound("sandbox message", sid)
+        raise NotFound(kind, sid)
     return message
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from orchestrion.domain.errors import Conflict
@@ -155,6 +156,38 @@ class SandboxRepo:
         if to is not None:
             messages = [m for m in messages if to in m.to_addresses]
         return messages[-limit:] if limit else messages
+
+    async def page(
+        self,
+        account_sid: str,
+        *,
+        to: str | None,
+        from_: str | None,
+        created_from_ms: int | None,
+        created_before_ms: int | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> Sequence[SandboxMessage]:
+        """Newest first, keyset-paged: up to ``limit`` messages older than ``after`` (created_ms, sid)."""
+        t = sandbox_messages
+        query = sa.select(t).where(t.c.account_sid == account_sid)
+        if to is not None:  # the JSON list of recipients holds this address, exactly as written
+            query = query.where(sa.cast(t.c.to_addresses, sa.Text).contains(orjson.dumps(to).decode(), autoescape=True))
+        if from_ is not None:
+            query = query.where(t.c.from_address == from_)
+        if created_from_ms is not None:
+            query = query.where(t.c.created_ms >= created_from_ms)
+        if created_before_ms is not None:
+            query = query.where(t.c.created_ms < created_before_ms)
+        if after is not None:
+            query = query.where(sa.tuple_(t.c.created_ms, t.c.sid) < sa.tuple_(*after))
+        rows = await self._conn.execute(query.order_by(t.c.created_ms.desc(), t.c.sid.desc()).limit(limit))
+        return [_message(r) for r in rows]
+
+    async def delete(self, account_sid: str, sid: str) -> bool:
+        t = sandbox_messages
+        result = await self._conn.execute(t.delete().where(t.c.account_sid == account_sid, t.c.sid == sid))
+        return bool(result.rowcount)
 
     async def by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, SandboxMessage]:
         """The messages sent under these idempotency keys (an Action's id), by key."""

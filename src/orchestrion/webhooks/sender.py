@@ -35,9 +35,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
+from orchestrion.domain.inbound import twilio_signature
 from orchestrion.domain.tracecontext import current_traceparent
 from orchestrion.domain.webhooks import address_refusal, url_refusal
 from orchestrion.webhooks.envelope import query_params
@@ -63,9 +65,12 @@ class WebhookPolicy:
 class Outbound:
     url: str
     method: str  # "POST" | "GET"
-    body: str  # the envelope, UTF-8 JSON
+    body: str  # the envelope, UTF-8 JSON; with ``form``, form-encoded fields
     auth_token: str = field(repr=False)
     idempotency_token: str
+    # A form POST signed as Twilio signs its messaging callbacks (over the URL and the sorted fields)
+    # instead of Orchestrion's JSON envelope signed with bodySHA256.
+    form: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,20 +207,28 @@ class WebhookSender:
         url = httpx.URL(out.url).copy_with(fragment=None)
         body = out.body.encode()
         content: bytes | None
-        if out.method == "GET":
+        if out.form:
+            target = url
+            content = body
+        elif out.method == "GET":
             target = httpx.URL(with_query(str(url), query_params(out.body)))
             content = None
         else:
             target = httpx.URL(with_body_hash(str(url), body))
             content = body
         signed_on = str(target)
+        signed = (
+            twilio_signature(signed_on, parse_qsl(out.body, keep_blank_values=True), out.auth_token)
+            if out.form
+            else signature(signed_on, out.auth_token)
+        )
         headers = {
-            SIGNATURE_HEADER: signature(signed_on, out.auth_token),
+            SIGNATURE_HEADER: signed,
             IDEMPOTENCY_HEADER: out.idempotency_token,
             REQUEST_ID_HEADER: request_id,
         }
         if content is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = "application/x-www-form-urlencoded" if out.form else "application/json"
         if (traceparent := current_traceparent()) is not None:
             headers["traceparent"] = traceparent  # the receiver's spans join the Action's trace
         addresses = await self._checked_addresses(target)

@@ -12,6 +12,7 @@ from orchestrion.api.routes import (
     conversations,
     inbound,
     memories,
+    messages_api,
     operations,
     participants,
     profiles,
@@ -41,4 +42,5 @@ ROUTES: list[BaseRoute] = [
     *memories.routes,
     *studio.routes,
     *sandbox_studio.routes,
+    *messages_api.routes,
 ]
