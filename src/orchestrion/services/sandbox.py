@@ -118,6 +118,7 @@ async def _report_all(
         }
         # One message's statuses run one at a time, in order (the ordering key).
         await tx.jobs.enqueue(API_STATUS_JOB, payload, now_ms=now, ordering_key=f"message:{sid}")
+    tx.after_commit(ctx.wakeup.notify)  # due now: this process's dispatcher need not wait for its next poll
 
 
 def _report(sid: str, key: str, step: TimelineStep) -> StatusReport:
