@@ -201,20 +201,20 @@ def test_status_callbacks_arrive_in_order_signed_as_twilio_signs(
 ) -> None:
     url = receiver.url("/status?tenant=a")
     created = messages.messages.create(to=_customer(), from_=AGENT, body="tell me", status_callback=url)
-    calls = wait_for(lambda: receiver.requests() if len(receiver.requests()) >= 2 else None, "two status callbacks")
+    calls = wait_for(lambda: receiver.requests() if len(receiver.requests()) >= 3 else None, "three status callbacks")
     validator = RequestValidator(account.auth_token)
     for call in calls:
         fields = dict(parse_qsl(call.body))
         assert validator.validate(url, fields, call.headers["x-twilio-signature"]), call
         assert call.headers["content-type"] == "application/x-www-form-urlencoded"
         assert (fields["MessageSid"], fields["AccountSid"], fields["From"]) == (created.sid, account.account_sid, AGENT)
-    assert [dict(parse_qsl(c.body))["MessageStatus"] for c in calls] == ["sent", "delivered"]
+    assert [dict(parse_qsl(c.body))["MessageStatus"] for c in calls] == ["queued", "sent", "delivered"]
 
 
 def test_an_undelivered_message_calls_back_with_its_error_code(messages: Any, receiver: Receiver) -> None:
     url = receiver.url("/undelivered")
     messages.messages.create(to="+15005550010", from_=AGENT, body="unreachable", status_callback=url)
-    calls = wait_for(lambda: receiver.requests() if len(receiver.requests()) >= 2 else None, "two status callbacks")
+    calls = wait_for(lambda: receiver.requests() if len(receiver.requests()) >= 3 else None, "three status callbacks")
     last = dict(parse_qsl(calls[-1].body))
     assert (last["MessageStatus"], last["ErrorCode"]) == ("undelivered", "30003")
 

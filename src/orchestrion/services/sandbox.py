@@ -192,8 +192,11 @@ class StorePort:
             fresh = stored.sid == sid
             if fresh:
                 try:
-                    if due:
-                        await _report_all(self._ctx, tx, sid, idempotency_key, due, stored)
+                    reported = list(due)
+                    if idempotency_key.startswith(API_KEY_PREFIX):  # Twilio calls back for queued too
+                        reported.insert(0, TimelineStep(MessageStatus.QUEUED, 0))
+                    if reported:
+                        await _report_all(self._ctx, tx, sid, idempotency_key, reported, stored)
                     if later:
                         await _schedule(self._ctx, tx, sid, idempotency_key, 1 + len(due), later)
                         scheduled = True
