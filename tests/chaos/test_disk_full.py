@@ -52,7 +52,8 @@ def _fill(disk: Path) -> Path:
     filler = disk / "filler"
     chunk = b"\0" * (1 << 16)
     try:
-        opened = filler.open("wb")
+        # Unbuffered: a buffered file keeps what the full disk refused and fails again when closed.
+        opened = filler.open("wb", buffering=0)
     except OSError as error:  # the database (its WAL, on a busy machine) took the last bytes already
         assert error.errno == errno.ENOSPC
         return filler
@@ -60,13 +61,11 @@ def _fill(disk: Path) -> Path:
         try:
             while True:
                 out.write(chunk)
-                out.flush()
         except OSError as error:
             assert error.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), filler.open("ab") as out:  # the last few bytes too
+    with contextlib.suppress(OSError), filler.open("ab", buffering=0) as out:  # the last few bytes too
         while True:
             out.write(b"\0")
-            out.flush()
     return filler
 
 
