@@ -279,3 +279,15 @@ def test_an_uncaptured_pair_makes_no_conversation(server: LiveServer, account: C
     before = len(list(conversations.conversations.v2.conversations.list()))  # type: ignore[attr-defined]
     messages.messages.create(to=_customer(), from_="+14155550199", body="nobody captures this")
     assert len(list(conversations.conversations.v2.conversations.list())) == before  # type: ignore[attr-defined]
+
+
+def test_a_message_sent_through_a_messaging_service_names_the_service_not_a_number(
+    messages: Any, receiver: Receiver
+) -> None:
+    service = "MG" + "0123456789abcdef" * 2
+    url = receiver.url("/service")
+    to = _customer()
+    created = messages.messages.create(to=to, messaging_service_sid=service, body="pooled", status_callback=url)
+    assert (created.messaging_service_sid, created.from_) == (service, None)
+    calls = wait_for(lambda: receiver.requests() if len(receiver.requests()) >= 3 else None, "three status callbacks")
+    assert {dict(parse_qsl(c.body, keep_blank_values=True))["From"] for c in calls} == {""}

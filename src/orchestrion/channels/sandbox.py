@@ -128,15 +128,23 @@ def _number(address: str) -> str:
     return address.rpartition(":")[2]
 
 
+def magic_failure(channel: Channel, from_address: str, to: str) -> tuple[int, str] | None:
+    """Twilio's code and text if ``to`` is one of Twilio's magic failure numbers, else None."""
+    number = _number(to)
+    magic = TWILIO_MAGIC_FAILURES.get(number)
+    if magic is None:
+        return None
+    code, text = magic
+    return code, text.format(to=number, from_=_number(from_address), channel=channel)
+
+
 def timeline(channel: Channel, from_address: str, to_addresses: Sequence[str], step_ms: int) -> list[TimelineStep]:
     """The statuses a message goes through after ``queued``, decided by its recipients."""
     for to in to_addresses:
         number = _number(to)
-        magic = TWILIO_MAGIC_FAILURES.get(number)
-        if magic is not None:
-            code, text = magic
-            message = text.format(to=number, from_=_number(from_address), channel=channel)
-            return [TimelineStep(MessageStatus.FAILED, step_ms, code, message)]
+        failure = magic_failure(channel, from_address, to)
+        if failure is not None:
+            return [TimelineStep(MessageStatus.FAILED, step_ms, *failure)]
         if number == UNDELIVERED_NUMBER:
             code, message = UNDELIVERED_FAILURE
             return [

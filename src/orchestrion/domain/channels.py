@@ -25,6 +25,11 @@ _RCS = re.compile(r"^rcs:\S+$")
 MAX_ADDRESS_LENGTH = 256
 
 
+def is_e164(number: str) -> bool:
+    """A phone number in E.164 form: ``+`` and up to 15 digits."""
+    return _E164.match(number) is not None
+
+
 def validate_address(channel: Channel, address: str) -> str:
     """Return ``address`` if it is well formed for ``channel``, else raise."""
     if not address or len(address) > MAX_ADDRESS_LENGTH:

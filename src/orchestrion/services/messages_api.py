@@ -41,9 +41,9 @@ from urllib.parse import urlencode
 import structlog
 
 from orchestrion.channels.base import OutboundMessage
-from orchestrion.channels.sandbox import TWILIO_MAGIC_FAILURES, SandboxProvider
+from orchestrion.channels.sandbox import SandboxProvider, magic_failure
 from orchestrion.domain.errors import InvalidInput, NotFound, ProviderError
-from orchestrion.domain.inbound import InboundMessage, bare, channel_of
+from orchestrion.domain.inbound import InboundMessage, channel_of
 from orchestrion.domain.models import Job
 from orchestrion.services import ingestion, sandbox
 from orchestrion.services.context import Context
@@ -53,7 +53,6 @@ from orchestrion.webhooks.sender import Outbound
 log = structlog.get_logger("orchestrion.messages_api")
 
 API_VERSION = "2010-04-01"
-SETTINGS_KEY = "messagesApi"  # where a message's API fields live in its channel_settings
 QUEUED = "INITIATED"  # a recipient's deliveryStatus while the message is queued
 
 
@@ -79,21 +78,14 @@ class ListFilter:
     limit: int = 50
 
 
-def api_fields(message: SandboxMessage) -> Mapping[str, Any]:
-    """What the Messages API keeps beside the sandbox message (status callback, messaging service)."""
-    found = (message.channel_settings or {}).get(SETTINGS_KEY)
-    return found if isinstance(found, Mapping) else {}
-
-
 async def create(ctx: Context, account_sid: str, new: NewMessage) -> SandboxMessage:
     """Send ``new`` through the sandbox; the message as stored (queued, or further at step 0)."""
-    magic = TWILIO_MAGIC_FAILURES.get(bare(new.to))
     sender = new.from_address or new.messaging_service_sid or ""
     channel = channel_of(new.to)
+    magic = magic_failure(channel, sender, new.to)
     if magic is not None:
         code, text = magic
-        refused = text.format(to=bare(new.to), from_=bare(sender), channel=channel)
-        raise ProviderError(refused, transient=False, code=code)
+        raise ProviderError(text, transient=False, code=code)
     if new.status_callback is not None:
         refusal = await ctx.webhooks.check_url(new.status_callback)
         if refusal is not None:
@@ -110,7 +102,7 @@ async def create(ctx: Context, account_sid: str, new: NewMessage) -> SandboxMess
         content_id=new.content_sid,
         variables=new.content_variables,
         media_urls=new.media_urls or None,
-        channel_settings={SETTINGS_KEY: fields},
+        channel_settings={sandbox.API_SETTINGS_KEY: fields},
     )
     provider = SandboxProvider(sandbox.StorePort(ctx), step_ms=ctx.sandbox_step_ms)
     receipt = await provider.send(outbound, idempotency_key=sandbox.API_KEY_PREFIX + secrets.token_hex(16))
@@ -191,7 +183,7 @@ class StatusHandler:
             from_address=p.get("from") or None,
             to_address=p.get("to") or None,
         )
-        if p.get("from") and not str(p["from"]).startswith("MG"):
+        if report.from_address is not None:  # a Messaging Service's message has no number to capture by
             await ingestion.status_callback(self._ctx, account_sid, report)
         url = p.get("statusCallback")
         if not url:

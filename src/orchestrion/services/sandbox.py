@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,21 @@ STEP_JOB = "sandbox.step"
 # this prefix and their SID; their statuses go to an API_STATUS_JOB each, not to an Action.
 API_KEY_PREFIX = "api:"
 API_STATUS_JOB = "messages_api.status"
+API_SETTINGS_KEY = "messagesApi"  # where such a message keeps its API fields, in its channel_settings
+
+
+def api_fields(message: SandboxMessage) -> Mapping[str, Any]:
+    """What the Messages API keeps beside a message (status callback, messaging service)."""
+    found = (message.channel_settings or {}).get(API_SETTINGS_KEY)
+    return found if isinstance(found, Mapping) else {}
+
+
+def api_sender(message: SandboxMessage) -> str | None:
+    """The number a Messages API message was sent from; None when a Messaging Service sent it."""
+    service = api_fields(message).get("messagingServiceSid")
+    return None if service is not None and message.from_address == service else message.from_address
+
+
 MAX_LIST_LIMIT = 1000
 DEFAULT_LIST_LIMIT = 100
 
@@ -112,9 +127,9 @@ async def _report_all(
             "status": str(step.status),
             "errorCode": step.error_code,
             "errorMessage": step.error_message,
-            "from": message.from_address,
+            "from": api_sender(message),
             "to": message.to_addresses[0] if message.to_addresses else None,
-            "statusCallback": (message.channel_settings or {}).get("messagesApi", {}).get("statusCallback"),
+            "statusCallback": api_fields(message).get("statusCallback"),
         }
         # One message's statuses run one at a time, in order (the ordering key).
         await tx.jobs.enqueue(API_STATUS_JOB, payload, now_ms=now, ordering_key=f"message:{sid}")

@@ -62,7 +62,6 @@ class GroupCommitWriter:
         self._end_failed = end_failed
         self._lock = asyncio.Lock()
         self._batch: _Batch | None = None
-        self.commits = 0  # for tests and metrics: COMMITs issued by this writer
 
     @contextlib.asynccontextmanager
     async def unit(self) -> AsyncIterator[Connection]:
@@ -124,7 +123,6 @@ class GroupCommitWriter:
             self._end_failed(batch.transaction, conn)
             self._fail(batch, error)
             raise
-        self.commits += 1
         batch.committed.set_result(None)
 
     def _undo(self, batch: _Batch, conn: Connection, joined: bool, error: BaseException) -> bool:

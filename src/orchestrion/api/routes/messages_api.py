@@ -42,6 +42,7 @@ from orchestrion.api.errors import error_response
 from orchestrion.api.jsonio import JSONResponse, read_body
 from orchestrion.api.openapi import documented
 from orchestrion.api.views.messages_2010 import message
+from orchestrion.domain.channels import is_e164
 from orchestrion.domain.errors import InvalidInput, NotFound, ProviderError
 from orchestrion.domain.inbound import bare
 from orchestrion.services import messages_api
@@ -51,7 +52,6 @@ ONE = "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json"
 MAX_BODY_CHARS = 1600
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _SENDER_ID = re.compile(r"[A-Za-z0-9 ]{1,11}")
 _DAY_MS = 86_400_000
 
@@ -103,9 +103,9 @@ def _new_message(form: Mapping[str, list[str]]) -> messages_api.NewMessage:
         raise _Refused(21603, "A 'From' phone number is required.")
     if body is None and not media and content_sid is None:
         raise _Refused(21602, "Message body is required.")
-    if not _E164.fullmatch(bare(to)):
+    if not is_e164(bare(to)):
         raise _Refused(21211, f"Invalid 'To' Phone Number: {to}")
-    if sender is not None and not (_E164.fullmatch(bare(sender)) or _SENDER_ID.fullmatch(sender)):
+    if sender is not None and not (is_e164(bare(sender)) or _SENDER_ID.fullmatch(sender)):
         raise _Refused(21212, f"Invalid From Number (caller ID): {sender}")
     if body is not None and len(body) > MAX_BODY_CHARS:
         raise _Refused(21617, f"The concatenated message body exceeds the {MAX_BODY_CHARS} character limit.")

@@ -6,7 +6,8 @@ import datetime
 import email.utils
 from typing import Any
 
-from orchestrion.services.messages_api import API_VERSION, api_fields, segments
+from orchestrion.services.messages_api import API_VERSION, segments
+from orchestrion.services.sandbox import api_fields, api_sender
 from orchestrion.store.sandbox import SandboxMessage
 
 _SENT = {"sent", "delivered", "undelivered", "read"}
@@ -23,10 +24,7 @@ def message_uri(account_sid: str, sid: str, suffix: str = ".json") -> str:
 
 
 def message(m: SandboxMessage) -> dict[str, Any]:
-    fields = api_fields(m)
-    service = fields.get("messagingServiceSid")
     sent_ms = next((h["at"] for h in m.history if h["status"] in _SENT), None)
-    sender = None if service is not None and m.from_address == service else m.from_address
     return {
         "account_sid": m.account_sid,
         "api_version": API_VERSION,
@@ -37,8 +35,8 @@ def message(m: SandboxMessage) -> dict[str, Any]:
         "direction": "outbound-api",
         "error_code": m.error_code,
         "error_message": m.error_message,
-        "from": sender,
-        "messaging_service_sid": service,
+        "from": api_sender(m),
+        "messaging_service_sid": api_fields(m).get("messagingServiceSid"),
         "num_media": str(len(m.media_urls or [])),
         "num_segments": str(segments(m.body)),
         "price": None,
