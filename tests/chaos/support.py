@@ -98,6 +98,10 @@ class Load:
     auth: tuple[str, str]
     conversations: list[str]
     threads: int = 4
+    # 0: round-robin over ``conversations`` without end. Otherwise no conversation gets more keys
+    # than this (a load kept under a per-conversation limit however fast the server is): when all
+    # are spent, the client opens a new conversation of the same configuration and adds it.
+    per_conversation: int = 0
     accepted: dict[str, str] = field(default_factory=dict)  # key -> action id
     statuses: Counter[int] = field(default_factory=Counter)  # every answer seen, by status
     network_errors: int = 0
@@ -107,6 +111,8 @@ class Load:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _workers: list[threading.Thread] = field(default_factory=list)
     _sent: int = 0
+    _keys: Counter[str] = field(default_factory=Counter)  # conversation -> keys started on it
+    _configuration_id: str = ""
 
     def start(self) -> Load:
         for n in range(self.threads):
@@ -128,9 +134,7 @@ class Load:
         target = n % len(self.urls)
         with httpx.Client(auth=self.auth, timeout=10) as http:
             while not self._stop.is_set():
-                with self._lock:
-                    self._sent += 1
-                    conversation = self.conversations[self._sent % len(self.conversations)]
+                conversation = self._next_conversation(http, target)
                 key = str(uuid.uuid4())
                 while True:  # this key until it is answered, even after the load is told to stop
                     try:
@@ -160,6 +164,33 @@ class Load:
                             self.unexpected.append(f"{response.status_code} {response.text[:300]}")
                         break
                     time.sleep(0.1)
+
+    def _next_conversation(self, http: httpx.Client, target: int) -> str:
+        with self._lock:
+            self._sent += 1
+            if not self.per_conversation:
+                return self.conversations[self._sent % len(self.conversations)]
+            start = self._sent % len(self.conversations)
+            for conversation in self.conversations[start:] + self.conversations[:start]:
+                if self._keys[conversation] < self.per_conversation:
+                    self._keys[conversation] += 1
+                    return conversation
+        opened = self._open_conversation(http, target)
+        with self._lock:
+            self.conversations.append(opened)
+            self._keys[opened] += 1
+        return opened
+
+    def _open_conversation(self, http: httpx.Client, target: int) -> str:
+        """A new conversation of the load's configuration (learnt from its first conversation)."""
+        base = self.urls[target]
+        if not self._configuration_id:
+            found = http.get(f"{base}/v2/Conversations/{self.conversations[0]}")
+            assert found.status_code == 200, found.text
+            self._configuration_id = found.json()["configurationId"]
+        created = http.post(f"{base}/v2/Conversations", json={"configurationId": self._configuration_id})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
 
     def _poll(self, http: httpx.Client, target: int, conversation: str, action_id: str) -> None:
         """Read the Action back once, as a client polling its status does (the hot read path)."""

@@ -5,7 +5,8 @@ The per-conversation action limit is 5 per 500 s, so a probe of 10 Actions on
 one conversation, alternating between the processes, shows what the limiter
 does: 5 accepted when the processes share one limit, 10 when limits are off
 (fail open, while Redis is down). A client load runs throughout on other
-conversations (5 Actions at most each, so never limited) and loses nothing.
+conversations (5 Actions at most each, so never limited: the load opens new
+conversations when those are spent) and loses nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_redis_stopped_mid_load_fails_open_with_one_warning_then_limits_are_shar
     probes = setup_conversations(api_a, auth, 3)
     conversations = setup_conversations(api_a, auth, 100)
 
-    load = Load([api_a, api_b], auth, conversations).start()
+    load = Load([api_a, api_b], auth, conversations, per_conversation=5).start()
     try:
         load.wait_accepted(20)
         shared = _probe([api_a, api_b], auth, probes[0])
@@ -77,7 +78,7 @@ def test_redis_stopped_mid_load_fails_open_with_one_warning_then_limits_are_shar
     finally:
         load.stop()
 
-    outcome = count(url, load.accepted, conversations)
+    outcome = count(url, load.accepted, load.conversations)
     warnings = [processes.log(p).count(UNAVAILABLE) for p in (first, second)]
     figures(
         outcome.line(
