@@ -84,3 +84,30 @@ async def test_a_driver_failure_becomes_store_unavailable(store: Store) -> None:
     with pytest.raises(StoreUnavailable):
         async with store.read() as tx:
             await tx.conn.run(broken, {})
+
+
+async def test_a_statement_is_part_of_its_transaction_and_rolls_back_with_it(store: Store, database_url: str) -> None:
+    kind = f"prepared-rollback-{database_url[:6]}"
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon):
+        async with store.write() as tx:
+            await tx.conn.run(_INSERT, _job(kind))  # the transaction's first statement
+            await tx.conn.execute(jobs.insert().values(**_job(kind)))  # then one through SQLAlchemy
+            raise Abandon
+    async with store.read() as tx:
+        assert (await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})).rows == []
+
+
+async def test_a_read_in_autocommit_takes_no_transaction(store: Store, database_url: str) -> None:
+    kind = f"prepared-autocommit-{database_url[:6]}"
+    async with store.write() as tx:
+        await tx.conn.run(_INSERT, _job(kind))
+    async with store.read() as tx:
+        first = await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})
+        async with store.write() as writer:
+            await writer.conn.run(_INSERT, _job(kind))
+        second = await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})  # sees the commit in between
+    assert (len(first.rows), len(second.rows)) == (1, 2)

@@ -12,8 +12,9 @@ import pytest
 
 from orchestrion.domain import ids
 from orchestrion.domain.errors import NotFound
+from orchestrion.domain.models import Action
 from orchestrion.domain.outcomes import MessageStatus, StatusReport
-from orchestrion.services import outcomes
+from orchestrion.services import actions, outcomes
 from orchestrion.services.outcomes import Applied
 from tests.services.world import Wire, World
 
@@ -169,3 +170,45 @@ async def test_each_move_is_announced_once(world: World) -> None:
     assert [t for t, _ in moves] == ["COMMUNICATION_CREATED", "ACTION_UPDATED", "COMMUNICATION_UPDATED"]
     assert moves[1][1] == await world.action(cid, pending["id"])
     assert moves[2][1]["recipients"][0]["deliveryStatus"] == "DELIVERED"
+
+
+NOW = {"sandbox": {"stepMs": 0}}
+
+
+async def _stale_copy(world: World, cid: str) -> tuple[str, Action]:
+    """A PENDING Action as its send read it, then FAILED in the store behind the send's back."""
+    created = await world.send(cid, channel_settings=NOW)
+    async with world.ctx.store.read() as tx:
+        stale = await tx.actions.get_by_id(created["id"])
+    assert stale is not None
+    world.clock.advance(5)
+    assert await actions.fail_action(world.ctx, stale.id, "timed out")
+    return created["id"], stale
+
+
+async def test_a_report_made_while_sending_writes_nothing_when_the_action_changed_since_the_send_read_it(
+    world: World,
+) -> None:
+    cid = await world.conversation()
+    action_id, stale = await _stale_copy(world, cid)
+    report = StatusReport("SM" + "0" * 32, MessageStatus.DELIVERED, idempotency_key=action_id)
+    with outcomes.sending(stale), pytest.raises(outcomes.ActionChanged):
+        await outcomes.report_status(world.ctx, report)
+    failed = await world.action(cid, action_id)
+    assert (failed["status"], failed["failureReason"]) == ("FAILED", "timed out")
+    assert await world.communications(cid) == []
+
+
+async def test_a_send_that_started_from_a_stale_action_runs_again_the_locked_way_and_completes_nothing(
+    world: World,
+) -> None:
+    cid = await world.conversation()
+    action_id, stale = await _stale_copy(world, cid)
+    async with world.ctx.store.read() as tx:
+        [job] = await tx.jobs.entries()
+    world.ctx.fresh.put(job.id, stale)  # as if the job had been handed off with the Action it created
+    await world.run_due()
+    failed = await world.action(cid, action_id)
+    assert (failed["status"], failed["failureReason"]) == ("FAILED", "timed out")
+    assert await world.communications(cid) == []
+    assert [m.idempotency_key for m in await world.inbox(cid)] == [action_id]  # sent once, after all

@@ -44,7 +44,7 @@ from orchestrion.domain.sending import (
     pick_address,
     resolved_channel,
 )
-from orchestrion.services import events, idempotency, tallies
+from orchestrion.services import events, idempotency, outcomes, tallies
 from orchestrion.services.context import Context
 from orchestrion.services.handoff import Reservation
 from orchestrion.services.participants import ParticipantFields, admit_participant
@@ -321,7 +321,12 @@ class SendHandler:
         message = outbound_message(action, attempt=job.attempts)
         with self._ctx.tracer.span("provider.send", {"action.id": action.id, "channel": str(message.channel)}) as span:
             provider = await self._registry.provider_for(action.account_sid, message.channel)
-            receipt = await provider.send(message, idempotency_key=action.id)
+            try:
+                with outcomes.sending(action):
+                    receipt = await provider.send(message, idempotency_key=action.id)
+            except outcomes.ActionChanged:  # rolled back; rare (a timeout or a deletion raced the send)
+                log.info("action_changed_during_send", action_id=action.id)
+                receipt = await provider.send(message, idempotency_key=action.id)
             span.set("message.sid", receipt.message_sid)
         if Store.job_finished():
             return  # the provider's report finished the Action with the send, and ended this job

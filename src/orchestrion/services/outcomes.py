@@ -16,18 +16,28 @@ the race where a provider reports before the dispatcher stored the SID (the
 sandbox's first step can run first; a worker can crash between the send and
 the store): the report adopts the SID itself, so nothing waits on the other.
 A report nobody can place raises ``NotFound`` so its caller retries it.
+
+The send path knows its Action already (``sending``): a report made inside
+that send (the sandbox's steps due at once) starts from that copy instead of
+reading the row locked, and writes it back only if it is unchanged
+(compare-and-set on its status and ``updated_ms``). Only a terminal move or a
+deletion can change a PENDING Action before its message exists; then
+``ActionChanged`` rolls the send's transaction back, and the send runs again
+the locked way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from enum import StrEnum
 
 import structlog
 
 from orchestrion.domain import ids
-from orchestrion.domain.errors import NotFound
+from orchestrion.domain.errors import NotFound, OrchestrionError
 from orchestrion.domain.lifecycle import action_is_terminal
 from orchestrion.domain.models import Action, ActionStatus, Communication, Conversation, Endpoint
 from orchestrion.domain.outcomes import Move, StatusReport, advance_recipients, decide
@@ -47,10 +57,38 @@ class Applied(StrEnum):
     GONE = "GONE"  # the Action no longer exists (its conversation was deleted)
 
 
+class ActionChanged(OrchestrionError):
+    """The Action a send started from changed before the send's report was written (see the module)."""
+
+
+# The Action the current task is sending, as it read it (or created it): see ``sending``.
+_SENDING: ContextVar[Action | None] = ContextVar("orchestrion_sending", default=None)
+
+
+@contextlib.contextmanager
+def sending(action: Action) -> Iterator[None]:
+    """While the current task sends ``action``: its reports start from this copy (see the module)."""
+    token = _SENDING.set(action)
+    try:
+        yield
+    finally:
+        _SENDING.reset(token)
+
+
 async def report_status(ctx: Context, report: StatusReport) -> Applied:
     """Apply one provider status report in its own transaction."""
     async with ctx.store.write() as tx:
         return await apply_report(ctx, tx, report)
+
+
+def _sent_here(report: StatusReport) -> Action | None:
+    """The Action this task is sending, if the report is about it and it can be used as it is."""
+    known = _SENDING.get()
+    if known is None or known.id != report.idempotency_key or action_is_terminal(known.status):
+        return None
+    if report.account_sid not in (None, known.account_sid):
+        return None
+    return known if known.related.get("messageSid") in (None, report.message_sid) else None
 
 
 async def _find_action(tx: Tx, report: StatusReport) -> Action | None:
@@ -80,7 +118,8 @@ async def apply_reports(ctx: Context, tx: Tx, reports: Sequence[StatusReport]) -
     no Action can be found for them yet.
     """
     first = reports[0]
-    action = await _find_action(tx, first)
+    unlocked = _sent_here(first)
+    action = unlocked or await _find_action(tx, first)
     if action is None:
         if first.idempotency_key is not None and ids.is_id(first.idempotency_key, ids.ACTION):
             log.info("report_for_deleted_action", message_sid=first.message_sid, action_id=first.idempotency_key)
@@ -121,7 +160,7 @@ async def apply_reports(ctx: Context, tx: Tx, reports: Sequence[StatusReport]) -
         elif decision.move is Move.DELIVERY:
             assert decision.delivery_status is not None
             deliveries.append(decision.delivery_status)
-    return await _write(ctx, tx, action, current, created, deliveries, first.message_sid)
+    return await _write(ctx, tx, action, current, created, deliveries, first.message_sid, locked=unlocked is None)
 
 
 async def _write(
@@ -132,6 +171,8 @@ async def _write(
     created: Communication | None,
     deliveries: Sequence[str],
     message_sid: str,
+    *,
+    locked: bool,
 ) -> Applied:
     """Store what ``apply_reports`` decided, in the order the events happened."""
     conversation: Conversation | None = None
@@ -149,7 +190,10 @@ async def _write(
     else:
         moves = []
     if after is not before:
-        await tx.actions.update(after)
+        if locked:
+            await tx.actions.update(after)
+        elif not await tx.actions.update_unchanged(before, after):
+            raise ActionChanged(f"Action {before.id} changed while it was being sent")
         if action_is_terminal(after.status) and not action_is_terminal(before.status):
             await events.action_updated(ctx, tx, after, conversation)
             tallies.action_finished(ctx, tx, after)

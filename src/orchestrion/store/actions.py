@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestrion.domain.models import Action, ActionStatus
-from orchestrion.store.database import PreparedQuery, SqlConnection
+from orchestrion.store.database import SqlConnection
 from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import actions
 
@@ -29,7 +29,7 @@ _COLUMNS = (
 
 # Statements are built once (named SQL): constructing one per call costs
 # several times more than running it (bench/README.md).
-_GET = PreparedQuery(
+_GET = Prepared(
     sa.select(*_COLUMNS).where(
         actions.c.id == sa.bindparam("id"),
         actions.c.conversation_id == sa.bindparam("conversation_id"),
@@ -46,7 +46,7 @@ _BY_SID_LOCKED = _BY_SID.with_for_update()
 _BY_SID_IN_ACCOUNT = _BY_SID.where(actions.c.account_sid == sa.bindparam("b_account"))
 _BY_SID_IN_ACCOUNT_LOCKED = _BY_SID_IN_ACCOUNT.with_for_update()
 _INSERT = Prepared(actions.insert())
-_UPDATE = Prepared(
+_UPDATE_QUERY = (
     actions.update()
     .where(actions.c.id == sa.bindparam("b_id"), actions.c.status == str(ActionStatus.PENDING))
     .values(
@@ -58,6 +58,8 @@ _UPDATE = Prepared(
         completed_ms=sa.bindparam("v_completed_ms"),
     )
 )
+_UPDATE = Prepared(_UPDATE_QUERY)
+_UPDATE_UNCHANGED = Prepared(_UPDATE_QUERY.where(actions.c.updated_ms == sa.bindparam("b_updated_ms")))
 
 
 def _action(row: Any) -> Action:
@@ -80,14 +82,25 @@ def _action_from(row: Mapping[str, Any]) -> Action:
     )
 
 
+def _values(a: Action) -> dict[str, Any]:
+    return {
+        "b_id": a.id,
+        "v_status": str(a.status),
+        "v_related": a.related,
+        "v_failure_reason": a.failure_reason,
+        "v_message_sid": a.related.get("messageSid"),
+        "v_updated_ms": a.updated_ms,
+        "v_completed_ms": a.completed_ms,
+    }
+
+
 class ActionRepo:
     def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
     async def get(self, account_sid: str, conversation_id: str, action_id: str) -> Action | None:
-        row = await self._conn.fetch_row(
-            _GET, {"id": action_id, "conversation_id": conversation_id, "account_sid": account_sid}
-        )
+        key = {"id": action_id, "conversation_id": conversation_id, "account_sid": account_sid}
+        row = (await self._conn.run(_GET, key)).first()
         return None if row is None else _action_from(row)
 
     async def get_by_id(self, action_id: str, *, for_update: bool = False) -> Action | None:
@@ -140,16 +153,10 @@ class ActionRepo:
 
     async def update(self, a: Action) -> bool:
         """Write ``a`` unless the stored action is already terminal (terminal is final)."""
-        result = await self._conn.run(
-            _UPDATE,
-            {
-                "b_id": a.id,
-                "v_status": str(a.status),
-                "v_related": a.related,
-                "v_failure_reason": a.failure_reason,
-                "v_message_sid": a.related.get("messageSid"),
-                "v_updated_ms": a.updated_ms,
-                "v_completed_ms": a.completed_ms,
-            },
-        )
-        return bool(result.rowcount)
+        return bool((await self._conn.run(_UPDATE, _values(a))).rowcount)
+
+    async def update_unchanged(self, before: Action, after: Action) -> bool:
+        """Write ``after`` only if the stored action is still ``before`` (compare-and-set, no lock taken before)."""
+        values = _values(after)
+        values["b_updated_ms"] = before.updated_ms
+        return bool((await self._conn.run(_UPDATE_UNCHANGED, values)).rowcount)

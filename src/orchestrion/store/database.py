@@ -27,12 +27,13 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import re
 import sqlite3
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from orchestrion.domain.errors import OrchestrionError, StoreUnavailable
 from orchestrion.store.group_commit import GroupCommitWriter
-from orchestrion.store.prepared import Prepared, Record, Rows, run_on_sqlite
+from orchestrion.store.prepared import Prepared, Record, Rows, bind, decode, run_on_sqlite
 
 T = TypeVar("T")
 
@@ -72,33 +73,7 @@ class SqlConnection(Protocol):
 
     async def run_sync(self, fn: Callable[[Connection], T]) -> T: ...
 
-    async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None: ...
-
     async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows: ...
-
-
-class PreparedQuery:
-    """A SELECT for the hottest reads, compiled once per dialect.
-
-    On SQLite it runs straight on the driver's connection, skipping
-    SQLAlchemy's per-execution work (about 40 us against 3 us for the query
-    itself); JSON columns are decoded here instead of by SQLAlchemy's types.
-    """
-
-    def __init__(self, statement: sa.Select[Any]) -> None:
-        self.statement = statement
-        self.json_columns = frozenset(
-            column.name for column in statement.selected_columns if isinstance(column.type, sa.JSON)
-        )
-        self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
-
-    def positional(self, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.statement.compile(dialect=dialect)
-            found = (str(compiled), tuple(compiled.positiontup or ()))
-            self._compiled[dialect.name] = found
-        return found
 
 
 def _is_local(host: str | None) -> bool:
@@ -177,22 +152,6 @@ class _SyncConnection:
     async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
         return run_on_sqlite(self._conn, query, parameters)
 
-    async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        sql, names = query.positional(self._conn.dialect)
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            row = cursor.execute(sql, [parameters[name] for name in names]).fetchone()
-            if row is None:
-                return None
-            columns = [d[0] for d in cursor.description]
-        finally:
-            cursor.close()
-        out = dict(zip(columns, row, strict=True))
-        for name in query.json_columns:
-            if out[name] is not None:
-                out[name] = orjson.loads(out[name])
-        return out
-
 
 # The connection is gone (server restarted or shut down, network cut): the database is unavailable.
 _ASYNCPG_CONNECTION_LOST = (
@@ -210,6 +169,7 @@ class _AsyncConnection:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._adapter: Any = None  # SQLAlchemy's DB-API adapter over the asyncpg connection
 
     @property
     def dialect(self) -> Dialect:
@@ -230,32 +190,57 @@ class _AsyncConnection:
         return await self._conn.run_sync(fn)
 
     async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
-        result = await self.execute(query.statement, parameters)
-        rows = [Record(row._mapping) for row in result] if result.returns_rows else []
-        return Rows(rows, result.rowcount)
-
-    async def fetch_row(self, query: PreparedQuery, parameters: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        # Straight to asyncpg (a prepared statement it caches per connection),
-        # skipping SQLAlchemy's per-execution work on the polled read.
-        sql, names = query.positional(self._conn.dialect)
-        raw = await self._conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
+        # Straight to asyncpg, inside the transaction SQLAlchemy's adapter keeps for this
+        # connection (started here if this is its first statement, as the adapter would), with
+        # the adapter's cache of prepared statements: SQLAlchemy's execution and its greenlet
+        # bridge cost more than the statement (store.prepared).
+        dialect = self._conn.dialect
+        compiled = query.compiled(dialect, frozenset(parameters))
+        args = bind(compiled, parameters)
+        adapter = self._adapter or await self._adapt()
         try:
-            record = await driver.fetchrow(sql, *[parameters[name] for name in names])
+            async with adapter._execute_mutex:
+                if adapter._transaction is None:
+                    await adapter._start_transaction()
+                asof = getattr(dialect, "_invalidate_schema_cache_asof", 0)
+                statement, _ = await adapter._prepare(compiled.sql, asof)
+                fetched = await statement.fetch(*args)
+                status = statement.get_statusmsg()
         except _ASYNCPG_CONNECTION_LOST as error:
-            # asyncpg's own errors, unseen by SQLAlchemy: do what it does on a disconnect, drop this
-            # connection and the pooled ones (a restarted server dropped them all).
-            await self._conn.invalidate(error)
-            await self._conn.engine.dispose(close=False)
-            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
-        if record is None:
-            return None
-        out = dict(record)
-        for name in query.json_columns:
-            if isinstance(out[name], str):
-                out[name] = orjson.loads(out[name])
-        return out
+            await self._lost(error)
+        except (asyncpg.PostgresError, dialect.loaded_dbapi.Error) as error:
+            raise _as_sqlalchemy_error(adapter, dialect, compiled.sql, args, error) from error
+        rows = decode(compiled, [Record(record) for record in fetched])
+        counted = _STATUS_COUNT.match(status or "")
+        return Rows(rows, int(counted.group(1)) if counted else len(rows))
+
+    async def _adapt(self) -> Any:
+        raw = await self._conn.get_raw_connection()
+        self._adapter = raw.dbapi_connection
+        return self._adapter
+
+    async def _lost(self, error: BaseException) -> NoReturn:
+        # asyncpg's own errors, unseen by SQLAlchemy: do what it does on a disconnect, drop this
+        # connection and the pooled ones (a restarted server dropped them all).
+        await self._conn.invalidate(error)
+        await self._conn.engine.dispose(close=False)
+        raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+
+
+_STATUS_COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
+
+
+def _as_sqlalchemy_error(
+    adapter: Any, dialect: Dialect, sql: str, args: list[Any], error: Exception
+) -> exc.StatementError:
+    """``error`` from asyncpg as SQLAlchemy raises it: its adapter's DB-API error, wrapped (``IntegrityError``...)."""
+    dbapi_error = dialect.loaded_dbapi.Error
+    if not isinstance(error, dbapi_error):
+        try:
+            adapter._handle_exception(error)  # maps every asyncpg.PostgresError to a DB-API error
+        except dbapi_error as translated:
+            error = translated
+    return exc.DBAPIError.instance(sql, args, error, dbapi_error, dialect=dialect)
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:

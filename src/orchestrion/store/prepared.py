@@ -3,12 +3,13 @@
 SQLAlchemy's work around each execution (cache key, execution context,
 parameter and result processing) costs about 40 us on SQLite, where the
 statement itself takes a few: most of a POST's database time (bench/README.md).
-A ``Prepared`` statement is compiled once per dialect and set of parameter
-names, with its bind and result processors looked up once; on SQLite
-``SqlConnection.run`` then binds the values, runs the SQL on the sqlite3
-connection and decodes the rows itself. On PostgreSQL it runs through
-SQLAlchemy as any statement (asyncpg caches the prepared statement
-per connection), so both backends answer the same ``Rows``.
+On PostgreSQL the same work, plus the greenlet bridge of SQLAlchemy's asyncio
+layer, costs over 100 us a statement. A ``Prepared`` statement is compiled
+once per dialect and set of parameter names, with its bind and result
+processors looked up once; ``SqlConnection.run`` then binds the values, runs
+the SQL on the driver's connection (sqlite3's cursor, or asyncpg's prepared
+statement inside SQLAlchemy's transaction: ``store.database``) and decodes
+the rows itself, so both backends answer the same ``Rows``.
 
 Errors from the driver are raised as SQLAlchemy raises them (``IntegrityError``,
 ``OperationalError``...), so the store's error translation sees no difference.
@@ -100,13 +101,27 @@ def _value(parameters: Mapping[str, Any], name: str, default: Any) -> Any:
     return value
 
 
-def run_on_sqlite(conn: Connection, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
-    """Run ``query`` on the sqlite3 connection under ``conn``, inside whatever transaction it is in."""
-    compiled = query.compiled(conn.dialect, frozenset(parameters))
-    args = [
+def bind(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
+    """The driver's positional arguments for ``parameters``."""
+    return [
         _value(parameters, name, default) if process is None else process(_value(parameters, name, default))
         for name, default, process in zip(compiled.names, compiled.defaults, compiled.binds, strict=True)
     ]
+
+
+def decode(compiled: _Compiled, rows: list[Record]) -> list[Record]:
+    """Apply the columns' result processors (JSON decoding on SQLite) to ``rows``, in place."""
+    for name, process in compiled.results.items():
+        for row in rows:
+            if name in row:
+                row[name] = process(row[name])  # type: ignore[misc]
+    return rows
+
+
+def run_on_sqlite(conn: Connection, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
+    """Run ``query`` on the sqlite3 connection under ``conn``, inside whatever transaction it is in."""
+    compiled = query.compiled(conn.dialect, frozenset(parameters))
+    args = bind(compiled, parameters)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -120,9 +135,4 @@ def run_on_sqlite(conn: Connection, query: Prepared, parameters: Mapping[str, An
         rowcount = cursor.rowcount
     finally:
         cursor.close()
-    rows = [Record(zip(columns, row, strict=True)) for row in fetched]
-    for name, process in compiled.results.items():
-        for row in rows:
-            if name in row:
-                row[name] = process(row[name])  # type: ignore[misc]
-    return Rows(rows, rowcount)
+    return Rows(decode(compiled, [Record(zip(columns, row, strict=True)) for row in fetched]), rowcount)
