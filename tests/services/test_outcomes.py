@@ -199,7 +199,7 @@ async def test_a_report_made_while_sending_writes_nothing_when_the_action_change
     assert await world.communications(cid) == []
 
 
-async def test_a_send_that_started_from_a_stale_action_runs_again_the_locked_way_and_completes_nothing(
+async def test_a_send_that_started_from_an_action_finished_meanwhile_keeps_no_message_and_completes_nothing(
     world: World,
 ) -> None:
     cid = await world.conversation()
@@ -211,4 +211,15 @@ async def test_a_send_that_started_from_a_stale_action_runs_again_the_locked_way
     failed = await world.action(cid, action_id)
     assert (failed["status"], failed["failureReason"]) == ("FAILED", "timed out")
     assert await world.communications(cid) == []
-    assert [m.idempotency_key for m in await world.inbox(cid)] == [action_id]  # sent once, after all
+    assert await world.inbox(cid) == []  # the send's transaction rolled back with its message
+    async with world.ctx.store.read() as tx:
+        assert await tx.jobs.entries() == []  # and its job ended
+
+
+async def test_a_task_the_send_starts_reads_the_action_the_locked_way(world: World) -> None:
+    cid = await world.conversation()
+    action_id, stale = await _stale_copy(world, cid)
+    report = StatusReport("SM" + "1" * 32, MessageStatus.DELIVERED, idempotency_key=action_id)
+    with outcomes.sending(stale):  # a provider reporting from a task of its own, as a plugin may
+        applied = await asyncio.create_task(outcomes.report_status(world.ctx, report))
+    assert applied is Applied.ABSORBED  # the stored Action, FAILED: not the send's stale copy

@@ -324,9 +324,13 @@ class SendHandler:
             try:
                 with outcomes.sending(action):
                     receipt = await provider.send(message, idempotency_key=action.id)
-            except outcomes.ActionChanged:  # rolled back; rare (a timeout or a deletion raced the send)
-                log.info("action_changed_during_send", action_id=action.id)
-                receipt = await provider.send(message, idempotency_key=action.id)
+            except outcomes.ActionChanged:  # the report's transaction rolled back
+                async with self._ctx.store.read() as tx:
+                    stored = await tx.actions.get_by_id(action_id)
+                if stored is None or action_is_terminal(stored.status):
+                    log.info("action_finished_during_send", action_id=action_id)
+                    return  # a timeout or a deletion got there first: nothing to send for
+                raise  # changed but still PENDING: the job runs again, from the stored Action
             span.set("message.sid", receipt.message_sid)
         if Store.job_finished():
             return  # the provider's report finished the Action with the send, and ended this job

@@ -22,17 +22,20 @@ that send (the sandbox's steps due at once) starts from that copy instead of
 reading the row locked, and writes it back only if it is unchanged
 (compare-and-set on its status and ``updated_ms``). Only a terminal move or a
 deletion can change a PENDING Action before its message exists; then
-``ActionChanged`` rolls the send's transaction back, and the send runs again
-the locked way.
+``ActionChanged`` rolls the send's transaction back (the message is not
+kept: the Action it was for is over), and the send job ends, or runs again
+from the stored Action if that one is somehow still PENDING.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from enum import StrEnum
+from typing import Any
 
 import structlog
 
@@ -61,14 +64,17 @@ class ActionChanged(OrchestrionError):
     """The Action a send started from changed before the send's report was written (see the module)."""
 
 
-# The Action the current task is sending, as it read it (or created it): see ``sending``.
-_SENDING: ContextVar[Action | None] = ContextVar("orchestrion_sending", default=None)
+# The Action the current task is sending, as it read it (or created it), with that task: see
+# ``sending``. A task the send starts (a provider reporting in the background) inherits the
+# context but is another task, and reads the Action the locked way: the send may store the SID
+# meanwhile, which this copy would not know.
+_SENDING: ContextVar[tuple[asyncio.Task[Any] | None, Action] | None] = ContextVar("orchestrion_sending", default=None)
 
 
 @contextlib.contextmanager
 def sending(action: Action) -> Iterator[None]:
-    """While the current task sends ``action``: its reports start from this copy (see the module)."""
-    token = _SENDING.set(action)
+    """While the current task sends ``action``: its own reports start from this copy (see the module)."""
+    token = _SENDING.set((asyncio.current_task(), action))
     try:
         yield
     finally:
@@ -83,8 +89,11 @@ async def report_status(ctx: Context, report: StatusReport) -> Applied:
 
 def _sent_here(report: StatusReport) -> Action | None:
     """The Action this task is sending, if the report is about it and it can be used as it is."""
-    known = _SENDING.get()
-    if known is None or known.id != report.idempotency_key or action_is_terminal(known.status):
+    sending = _SENDING.get()
+    if sending is None or sending[0] is not asyncio.current_task():
+        return None
+    known = sending[1]
+    if known.id != report.idempotency_key or action_is_terminal(known.status):
         return None
     if report.account_sid not in (None, known.account_sid):
         return None
