@@ -11,7 +11,8 @@ control):
   reports each statement the library runs, ``BEGIN IMMEDIATE`` and
   ``COMMIT`` included.
 - PostgreSQL: asyncpg has two ways to run a query, both hooked here for the
-  store's connections only: a ``PreparedStatement``'s execution (what
+  store's connections only (SQLAlchemy's and those of the pool of prepared
+  reads): a ``PreparedStatement``'s execution (what
   SQLAlchemy uses for every statement) and the connection's own
   ``execute``/``fetch*`` (the raw reads, and the ``BEGIN``/``COMMIT`` of
   transactions), which asyncpg runs through ``_time_and_log`` once a query
@@ -111,6 +112,9 @@ class Tracer:
             _hook_asyncpg()
         for engine in store.database.engines():
             event.listen(engine, "connect", self._on_connect)
+        reads = store.database.prepared_reads()
+        if reads is not None:  # PostgreSQL's pool of its own for prepared reads (store.pg)
+            reads.hooks.append(self._on_driver_connect)
 
     def record(self, sql: str) -> None:
         if self._window is not None:
@@ -120,7 +124,9 @@ class Tracer:
         if self.backend == "sqlite":
             dbapi_connection.set_trace_callback(self.record)
             return
-        driver = dbapi_connection.driver_connection
+        self._on_driver_connect(dbapi_connection.driver_connection)
+
+    def _on_driver_connect(self, driver: Any) -> None:
         driver.add_query_logger(_no_log)
         _PG_TRACERS[driver] = self
 

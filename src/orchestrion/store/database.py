@@ -1,10 +1,12 @@
 """Connections and transactions for SQLite and PostgreSQL, behind one async interface.
 
 PostgreSQL: SQLAlchemy's asyncio engine over asyncpg; one pool for write
-transactions, the same pool in autocommit mode for reads. The pool never
-overflows: a process holds at most ``pool_size`` connections (see
-``store.pool``), and past that a caller waits for a free one, for at most
-``POOL_TIMEOUT_S``, then gets ``StoreUnavailable``. Opening a connection per
+transactions, the same pool in autocommit mode for reads, and a small asyncpg
+pool of its own for the prepared reads (``store.pg``): a quarter of
+``pool_size``, at most 4, none below 4. The pools never overflow: a process
+holds at most ``pool_size`` connections in all (see ``store.pool``), and
+past that a caller waits for a free one, for at most ``POOL_TIMEOUT_S``,
+then gets ``StoreUnavailable``. Opening a connection per
 burst and closing it again cost a handshake each time and could push the
 server past ``max_connections``. On loopback no SSL is attempted unless the
 URL asks for it (``sslmode``), since the server would only refuse it.
@@ -27,24 +29,23 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
-import re
 import sqlite3
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import asyncpg
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, CursorResult, Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orchestrion.domain.errors import OrchestrionError, StoreUnavailable
 from orchestrion.store.group_commit import GroupCommitWriter
-from orchestrion.store.prepared import Prepared, Record, Rows, bind, decode, run_on_sqlite
+from orchestrion.store.pg import AsyncConnection, PreparedReads, ReadConnection
+from orchestrion.store.prepared import Prepared, Rows, run_on_sqlite
 
 T = TypeVar("T")
 
@@ -153,94 +154,9 @@ class _SyncConnection:
         return run_on_sqlite(self._conn, query, parameters)
 
 
-# The connection is gone (server restarted or shut down, network cut): the database is unavailable.
-_ASYNCPG_CONNECTION_LOST = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InternalClientError,  # a dropped connection can leave the protocol in this state
-    OSError,
-    TimeoutError,
-)
-
-
-class _AsyncConnection:
-    """An ``SqlConnection`` over SQLAlchemy's asyncio connection (PostgreSQL)."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self._adapter: Any = None  # SQLAlchemy's DB-API adapter over the asyncpg connection
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._conn.dialect
-
-    async def execute(self, statement: Any, parameters: Any = None) -> CursorResult[Any]:
-        result: CursorResult[Any] = await self._conn.execute(statement, parameters)
-        return result
-
-    async def exec_driver_sql(self, statement: str, parameters: Any = None) -> CursorResult[Any]:
-        result: CursorResult[Any] = await self._conn.exec_driver_sql(statement, parameters)
-        return result
-
-    def begin_nested(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        return self._conn.begin_nested()
-
-    async def run_sync(self, fn: Callable[[Connection], T]) -> T:
-        return await self._conn.run_sync(fn)
-
-    async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
-        # Straight to asyncpg, inside the transaction SQLAlchemy's adapter keeps for this
-        # connection (started here if this is its first statement, as the adapter would), with
-        # the adapter's cache of prepared statements: SQLAlchemy's execution and its greenlet
-        # bridge cost more than the statement (store.prepared).
-        dialect = self._conn.dialect
-        compiled = query.compiled(dialect, frozenset(parameters))
-        args = bind(compiled, parameters)
-        adapter = self._adapter or await self._adapt()
-        try:
-            async with adapter._execute_mutex:
-                if adapter._transaction is None:
-                    await adapter._start_transaction()
-                asof = getattr(dialect, "_invalidate_schema_cache_asof", 0)
-                statement, _ = await adapter._prepare(compiled.sql, asof)
-                fetched = await statement.fetch(*args)
-                status = statement.get_statusmsg()
-        except _ASYNCPG_CONNECTION_LOST as error:
-            await self._lost(error)
-        except (asyncpg.PostgresError, dialect.loaded_dbapi.Error) as error:
-            raise _as_sqlalchemy_error(adapter, dialect, compiled.sql, args, error) from error
-        rows = decode(compiled, [Record(record) for record in fetched])
-        counted = _STATUS_COUNT.match(status or "")
-        return Rows(rows, int(counted.group(1)) if counted else len(rows))
-
-    async def _adapt(self) -> Any:
-        raw = await self._conn.get_raw_connection()
-        self._adapter = raw.dbapi_connection
-        return self._adapter
-
-    async def _lost(self, error: BaseException) -> NoReturn:
-        # asyncpg's own errors, unseen by SQLAlchemy: do what it does on a disconnect, drop this
-        # connection and the pooled ones (a restarted server dropped them all).
-        await self._conn.invalidate(error)
-        await self._conn.engine.dispose(close=False)
-        raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
-
-
-_STATUS_COUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
-
-
-def _as_sqlalchemy_error(
-    adapter: Any, dialect: Dialect, sql: str, args: list[Any], error: Exception
-) -> exc.StatementError:
-    """``error`` from asyncpg as SQLAlchemy raises it: its adapter's DB-API error, wrapped (``IntegrityError``...)."""
-    dbapi_error = dialect.loaded_dbapi.Error
-    if not isinstance(error, dbapi_error):
-        try:
-            adapter._handle_exception(error)  # maps every asyncpg.PostgresError to a DB-API error
-        except dbapi_error as translated:
-            error = translated
-    return exc.DBAPIError.instance(sql, args, error, dbapi_error, dialect=dialect)
+def readers(pool_size: int) -> int:
+    """How many of a PostgreSQL pool's connections serve prepared reads on their own (see the module)."""
+    return min(4, pool_size // 4)
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> sa.Engine:
@@ -312,6 +228,7 @@ class Database:
         self._read_conn: Connection | None = None
         self._writer: GroupCommitWriter | None = None
         self._pg: AsyncEngine | None = None
+        self._pg_reads: PreparedReads | None = None
         if self.backend == "sqlite":
             self._sqlite_writer = _sqlite_engine(self.url.sqlalchemy_url, writer=True)
             self._sqlite_reader = _sqlite_engine(self.url.sqlalchemy_url, writer=False)
@@ -320,11 +237,12 @@ class Database:
                 self.url.sqlalchemy_url,
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
-                pool_size=pool_size,
+                pool_size=pool_size - readers(pool_size),
                 max_overflow=0,
                 pool_timeout=POOL_TIMEOUT_S,
             )
             self._pg_reader = self._pg.execution_options(isolation_level="AUTOCOMMIT")
+            self._pg_reads = PreparedReads(self.url.asyncpg_dsn, self._pg.dialect, readers(pool_size))
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[SqlConnection]:
@@ -332,7 +250,7 @@ class Database:
         if self._pg is not None:
             with translate_errors():
                 async with self._pg.begin() as conn:
-                    yield _AsyncConnection(conn)
+                    yield AsyncConnection(conn)
             return
         if self._writer is None:
             self._writer = GroupCommitWriter(self._sqlite_write_connection, self._sqlite_begin, _end_failed)
@@ -364,14 +282,22 @@ class Database:
         """A read connection in autocommit mode."""
         if self._pg is not None:
             with translate_errors():
-                async with self._pg_reader.connect() as conn:
-                    yield _AsyncConnection(conn)
+                assert self._pg_reads is not None
+                conn = ReadConnection(self._pg_reader, self._pg_reads)
+                try:
+                    yield conn
+                finally:
+                    await conn.close()
             return
         with translate_errors():
             if self._read_conn is None or self._read_conn.closed or self._read_conn.invalidated:
                 assert self._sqlite_reader is not None
                 self._read_conn = self._sqlite_reader.connect().execution_options(isolation_level="AUTOCOMMIT")
             yield _SyncConnection(self._read_conn)
+
+    def prepared_reads(self) -> PreparedReads | None:
+        """PostgreSQL's pool of prepared reads (for instrumentation, as ``engines``); None on SQLite."""
+        return self._pg_reads
 
     def engines(self) -> list[sa.Engine]:
         """The SQLAlchemy engines behind this database, for instrumentation (statement counts, tracing)."""
@@ -382,6 +308,8 @@ class Database:
     async def dispose(self) -> None:
         if self._pg is not None:
             await self._pg.dispose()
+            if self._pg_reads is not None:
+                await self._pg_reads.close()
             return
         if self._writer is not None:
             self._writer.flush()
