@@ -64,6 +64,7 @@ class _Compiled:
     binds: tuple[Processor, ...]
     defaults: tuple[Any, ...]  # the value of a bind the statement fixes itself (a literal in a WHERE)
     results: dict[str, Processor]
+    plain: bool  # every bind is the caller's and needs no processing: the common case, bound faster
 
 
 class Prepared:
@@ -87,7 +88,9 @@ class Prepared:
         defaults = tuple(_default(compiled.binds[name]) for name in names)
         columns: Sequence[Any] = getattr(self.statement, "exported_columns", ())
         results = {column.name: column.type.result_processor(dialect, None) for column in columns}
-        return _Compiled(str(compiled), names, binds, defaults, {k: p for k, p in results.items() if p is not None})
+        plain = all(process is None for process in binds) and all(default is _REQUIRED for default in defaults)
+        processed = {k: p for k, p in results.items() if p is not None}
+        return _Compiled(str(compiled), names, binds, defaults, processed, plain)
 
 
 def _default(bind: sa.BindParameter[Any]) -> Any:
@@ -103,6 +106,11 @@ def _value(parameters: Mapping[str, Any], name: str, default: Any) -> Any:
 
 def bind(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
     """The driver's positional arguments for ``parameters``."""
+    if compiled.plain:
+        try:
+            return [parameters[name] for name in compiled.names]
+        except KeyError as missing:
+            raise exc.InvalidRequestError(f"A value is required for bind parameter {missing.args[0]!r}") from None
     return [
         _value(parameters, name, default) if process is None else process(_value(parameters, name, default))
         for name, default, process in zip(compiled.names, compiled.defaults, compiled.binds, strict=True)
