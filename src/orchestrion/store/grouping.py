@@ -8,6 +8,7 @@ the group's key; SQLite has one writer, which serializes them already.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from orchestrion.domain.grouping import Form
 from orchestrion.store.database import SqlConnection
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import conversations, participant_addresses, participants
 
 
@@ -25,8 +27,32 @@ def at_any(forms: Sequence[Form]) -> sa.ColumnElement[bool]:
     )
 
 
-def _holding(forms: Sequence[Form]) -> sa.Select[tuple[str]]:
-    return sa.select(participant_addresses.c.conversation_id).where(at_any(forms))
+@functools.lru_cache(maxsize=64)
+def _by_addresses(shape: tuple[int, ...]) -> Prepared:
+    """``open_by_addresses`` for sides of these sizes (an inbound message: two sides of one form each)."""
+    pa = participant_addresses
+    query = (
+        sa.select(conversations.c.id)
+        .where(
+            conversations.c.account_sid == sa.bindparam("b_account"),
+            conversations.c.configuration_id == sa.bindparam("b_configuration"),
+            conversations.c.status != "CLOSED",
+        )
+        .order_by(conversations.c.id.desc())
+        .limit(1)
+    )
+    for s, forms in enumerate(shape):
+        held = sa.or_(
+            *(
+                sa.and_(
+                    pa.c.channel == sa.bindparam(f"b_channel_{s}_{f}"),
+                    pa.c.address == sa.bindparam(f"b_address_{s}_{f}"),
+                )
+                for f in range(forms)
+            )
+        )
+        query = query.where(conversations.c.id.in_(sa.select(pa.c.conversation_id).where(held)))
+    return Prepared(query)
 
 
 class GroupingRepo:
@@ -57,10 +83,13 @@ class GroupingRepo:
         self, account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]
     ) -> str | None:
         """The newest open conversation of the configuration holding one form of every side."""
-        query = self._open(account_sid, configuration_id)
-        for side in sides:
-            query = query.where(conversations.c.id.in_(_holding(side)))
-        return (await self._conn.execute(query)).scalar()
+        params = {"b_account": account_sid, "b_configuration": configuration_id}
+        for s, side in enumerate(sides):
+            for f, (channel, address) in enumerate(side):
+                params[f"b_channel_{s}_{f}"] = str(channel)
+                params[f"b_address_{s}_{f}"] = address
+        row = (await self._conn.run(_by_addresses(tuple(len(side) for side in sides)), params)).first()
+        return None if row is None else str(row["id"])
 
     async def open_by_profiles(self, account_sid: str, configuration_id: str, profile_ids: Sequence[str]) -> str | None:
         """The newest open conversation of the configuration with a participant of one of the profiles."""
