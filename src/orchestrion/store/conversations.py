@@ -81,6 +81,13 @@ _TOUCH = {
 }
 
 
+_PARTICIPANT = Prepared(
+    sa.select(participants).where(
+        participants.c.conversation_id == sa.bindparam("b_conversation"), participants.c.id == sa.bindparam("b_id")
+    )
+)
+
+
 @functools.cache
 def _with_owners(addresses: int) -> Prepared:
     """The conversation, with the owners of ``addresses`` addresses in it: one row per owned address, or
@@ -224,13 +231,7 @@ class ParticipantRepo:
         self._conn = conn
 
     async def get(self, conversation_id: str, participant_id: str) -> Participant | None:
-        row = (
-            await self._conn.execute(
-                sa.select(participants).where(
-                    participants.c.conversation_id == conversation_id, participants.c.id == participant_id
-                )
-            )
-        ).first()
+        row = (await self._conn.run(_PARTICIPANT, {"b_conversation": conversation_id, "b_id": participant_id})).first()
         return None if row is None else _participant(row)
 
     async def all_for(self, conversation_ids: Sequence[str]) -> dict[str, list[Participant]]:
