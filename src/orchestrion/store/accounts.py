@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from orchestrion.domain.models import Account, ApiKey
 from orchestrion.store.database import SqlConnection
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import accounts, api_keys
@@ -17,6 +18,9 @@ from orchestrion.store.tables import accounts, api_keys
 def hash_secret(secret: str) -> bytes:
     # API key secrets are 128 random bits: a fast hash is enough, no KDF needed.
     return hashlib.sha256(secret.encode()).digest()
+
+
+_ACCOUNT = Prepared(sa.select(accounts).where(accounts.c.sid == sa.bindparam("b_sid")))
 
 
 class AccountRepo:
@@ -44,7 +48,7 @@ class AccountRepo:
         return True
 
     async def get(self, sid: str) -> Account | None:
-        row = (await self._conn.execute(sa.select(accounts).where(accounts.c.sid == sid))).first()
+        row = (await self._conn.run(_ACCOUNT, {"b_sid": sid})).first()
         if row is None:
             return None
         return Account(sid=row.sid, auth_token=self._box.decrypt(row.auth_token_enc), created_ms=row.created_ms)

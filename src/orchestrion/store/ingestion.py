@@ -10,6 +10,11 @@ from orchestrion.store.database import SqlConnection
 from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import communications, configurations
 
+_CONFIGURATIONS = Prepared(
+    sa.select(configurations)
+    .where(configurations.c.account_sid == sa.bindparam("b_account"))
+    .order_by(configurations.c.id)
+)
 _BY_CHANNEL_ID = Prepared(
     sa.select(communications.c.conversation_id, communications.c.id)
     .where(
@@ -25,9 +30,7 @@ class IngestionRepo:
         self._conn = conn
 
     async def configurations(self, account_sid: str) -> list[Configuration]:
-        rows = await self._conn.execute(
-            sa.select(configurations).where(configurations.c.account_sid == account_sid).order_by(configurations.c.id)
-        )
+        rows = (await self._conn.run(_CONFIGURATIONS, {"b_account": account_sid})).rows
         return [_configuration(row) for row in rows]
 
     async def communication_with_channel_id(self, account_sid: str, channel_id: str) -> tuple[str, str] | None:

@@ -15,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.providers import ProviderConfig
 from orchestrion.store.database import SqlConnection
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.secrets import SecretBox
 from orchestrion.store.sqlfuncs import insert_into
 from orchestrion.store.tables import account_providers, provider_attempts, provider_signatures
 
 # A send attempt left unknown this long ago is of no use any more: nobody retries it.
 _ATTEMPT_KEPT_MS = 7 * 24 * 3600 * 1000
-_BY_ACCOUNT = sa.select(account_providers).where(account_providers.c.account_sid == sa.bindparam("b_account"))
+_BY_ACCOUNT = Prepared(sa.select(account_providers).where(account_providers.c.account_sid == sa.bindparam("b_account")))
 
 
 class ProviderRepo:
@@ -40,7 +41,7 @@ class ProviderRepo:
         )
 
     async def of_account(self, account_sid: str) -> list[ProviderConfig]:
-        rows = await self._conn.execute(_BY_ACCOUNT, {"b_account": account_sid})
+        rows = (await self._conn.run(_BY_ACCOUNT, {"b_account": account_sid})).rows
         return sorted((self._config(row) for row in rows), key=lambda c: c.name)
 
     async def put(self, config: ProviderConfig) -> None:
