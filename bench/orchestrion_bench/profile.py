@@ -34,7 +34,7 @@ from orchestrion_bench.running import RunContext, Running
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("commit (COMMIT and what it writes)", ("do_commit", "_commit_impl", ".commit (")),
     ("connecting (handshake, SSL)", ("_create_ssl_connection", "asyncpg/connect_utils.py", "__connect (sqlalchemy")),
-    ("driver: cursor.execute, raw fetch_row", ("do_execute (sqlalchemy", "fetch_row (orchestrion/store/database.py")),
+    ("driver: cursor.execute, prepared statements", ("do_execute (sqlalchemy", "run_on_sqlite (orchestrion/store")),
     ("driver: asyncpg", ("asyncpg/",)),
     ("greenlet bridge (asyncio <-> SQLAlchemy)", ("greenlet_spawn", "await_only", "greenlet")),
     ("SQLAlchemy (statement setup, results, pool)", ("sqlalchemy/",)),
