@@ -173,9 +173,14 @@ class PreparedReads:
             hook(conn)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        try:
+            # Waits for reads in flight (each a single statement); a read stuck past this is cut.
+            await asyncio.wait_for(pool.close(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            pool.terminate()
 
 
 async def _keep(_conn: asyncpg.Connection) -> None:
