@@ -3,7 +3,8 @@
 PostgreSQL: SQLAlchemy's asyncio engine over asyncpg; one pool for write
 transactions, the same pool in autocommit mode for reads, and a small asyncpg
 pool of its own for the prepared reads (``store.pg``): a quarter of
-``pool_size``, at most 4, none below 4. The pools never overflow: a process
+``pool_size``, at most 4 (none when ``pool_size`` is below 4: the prepared
+reads then share SQLAlchemy's pool). The pools never overflow: a process
 holds at most ``pool_size`` connections in all (see ``store.pool``), and
 past that a caller waits for a free one, for at most ``POOL_TIMEOUT_S``,
 then gets ``StoreUnavailable``. Opening a connection per

@@ -27,20 +27,24 @@ def at_any(forms: Sequence[Form]) -> sa.ColumnElement[bool]:
     )
 
 
+# The newest open conversation of a configuration; each search below narrows it down.
+_OPEN = (
+    sa.select(conversations.c.id)
+    .where(
+        conversations.c.account_sid == sa.bindparam("b_account"),
+        conversations.c.configuration_id == sa.bindparam("b_configuration"),
+        conversations.c.status != "CLOSED",
+    )
+    .order_by(conversations.c.id.desc())
+    .limit(1)
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _by_addresses(shape: tuple[int, ...]) -> Prepared:
     """``open_by_addresses`` for sides of these sizes (an inbound message: two sides of one form each)."""
     pa = participant_addresses
-    query = (
-        sa.select(conversations.c.id)
-        .where(
-            conversations.c.account_sid == sa.bindparam("b_account"),
-            conversations.c.configuration_id == sa.bindparam("b_configuration"),
-            conversations.c.status != "CLOSED",
-        )
-        .order_by(conversations.c.id.desc())
-        .limit(1)
-    )
+    query = _OPEN
     for s, forms in enumerate(shape):
         held = sa.or_(
             *(
@@ -67,18 +71,6 @@ class GroupingRepo:
         number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
         await self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(number)))
 
-    def _open(self, account_sid: str, configuration_id: str) -> sa.Select[tuple[str]]:
-        return (
-            sa.select(conversations.c.id)
-            .where(
-                conversations.c.account_sid == account_sid,
-                conversations.c.configuration_id == configuration_id,
-                conversations.c.status != "CLOSED",
-            )
-            .order_by(conversations.c.id.desc())
-            .limit(1)
-        )
-
     async def open_by_addresses(
         self, account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]
     ) -> str | None:
@@ -96,5 +88,6 @@ class GroupingRepo:
         with_profile = sa.select(participants.c.conversation_id).where(
             participants.c.account_sid == account_sid, participants.c.profile_id.in_(list(profile_ids))
         )
-        query = self._open(account_sid, configuration_id).where(conversations.c.id.in_(with_profile))
-        return (await self._conn.execute(query)).scalar()
+        query = _OPEN.where(conversations.c.id.in_(with_profile))
+        params = {"b_account": account_sid, "b_configuration": configuration_id}
+        return (await self._conn.execute(query, params)).scalar()

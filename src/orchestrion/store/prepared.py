@@ -8,7 +8,7 @@ layer, costs over 100 us a statement. A ``Prepared`` statement is compiled
 once per dialect and set of parameter names, with its bind and result
 processors looked up once; ``SqlConnection.run`` then binds the values, runs
 the SQL on the driver's connection (sqlite3's cursor, or asyncpg's prepared
-statement inside SQLAlchemy's transaction: ``store.database``) and decodes
+statement inside SQLAlchemy's transaction: ``store.pg``) and decodes
 the rows itself, so both backends answer the same ``Rows``.
 
 Errors from the driver are raised as SQLAlchemy raises them (``IntegrityError``,
@@ -100,8 +100,12 @@ def _default(bind: sa.BindParameter[Any]) -> Any:
 def _value(parameters: Mapping[str, Any], name: str, default: Any) -> Any:
     value = parameters.get(name, default)
     if value is _REQUIRED:
-        raise exc.InvalidRequestError(f"A value is required for bind parameter {name!r}")
+        raise _missing(name)
     return value
+
+
+def _missing(name: str) -> exc.InvalidRequestError:
+    return exc.InvalidRequestError(f"A value is required for bind parameter {name!r}")
 
 
 def bind(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
@@ -110,7 +114,7 @@ def bind(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
         try:
             return [parameters[name] for name in compiled.names]
         except KeyError as missing:
-            raise exc.InvalidRequestError(f"A value is required for bind parameter {missing.args[0]!r}") from None
+            raise _missing(missing.args[0]) from None
     return [
         _value(parameters, name, default) if process is None else process(_value(parameters, name, default))
         for name, default, process in zip(compiled.names, compiled.defaults, compiled.binds, strict=True)
