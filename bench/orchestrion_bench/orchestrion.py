@@ -74,7 +74,7 @@ async def _start_orchestrion(
     logs = [serve_log]
     running = Running(
         label, HOST, port, basic_auth(ctx.account_sid, ctx.auth_token), procs, logs,
-        stores_actions=True,
+        stores_actions=True, database_url=database_url,
     )  # fmt: skip
     if worker_processes:
         # Every orchestrion command migrates first; let serve do it alone.

@@ -30,6 +30,7 @@ from orchestrion_bench.load import PhaseStats, closed_loop, gather_bounded
 from orchestrion_bench.processes import log_tail
 from orchestrion_bench.profile import profiled
 from orchestrion_bench.running import RunContext, Running, Skipped, TargetSpec, stop_running, wait_ready
+from orchestrion_bench.stamps import completed_at, stamped_latencies
 
 PHASES = ("post", "get", "e2e", "inbound")
 # At most this many actions per conversation over a whole run, so that even a
@@ -209,6 +210,10 @@ async def _e2e_phase(
         )  # fmt: skip
     finally:
         await p.aclose()
+    sent_ms = extra.pop("sent_ms")
+    assert isinstance(sent_ms, dict)
+    if running.database_url is not None:
+        extra.update(stamped_latencies(sent_ms, await completed_at(running.database_url, list(sent_ms))))
     result["e2e"] = {**e2e.report(), **extra}
     log(f"{spec.name}: e2e {e2e.ok} terminal, errors {dict(e2e.errors)}")
     result["total_actions_created"] = feed.used if running.stores_actions else None
@@ -279,6 +284,7 @@ async def create_to_terminal(
     """POST an action, then GET it (at once, then every ``poll_s``) until terminal."""
     stats = PhaseStats()
     extra: Counter[str] = Counter()
+    sent_ms: dict[str, float] = {}  # wall clock when each probe's POST left, by Action id (see stamps)
     started = itertools.count()
     start = time.perf_counter()
     deadline = start + duration_s
@@ -290,12 +296,15 @@ async def create_to_terminal(
             if req is None:
                 return
             t0 = pc()
+            wall0 = time.time() * 1000.0
             try:
                 status, data = await client.request(*req)
                 if not 200 <= status < 300:
                     stats.error(f"POST HTTP {status}", data.decode(errors="replace"))
                     continue
-                path = f"{req[1]}/{orjson.loads(data)['id']}"
+                action_id = orjson.loads(data)["id"]
+                sent_ms[action_id] = wall0
+                path = f"{req[1]}/{action_id}"
                 polls = 0
                 while True:
                     status, data = await client.request("GET", path)
@@ -326,4 +335,5 @@ async def create_to_terminal(
         "completed": extra["COMPLETED"],
         "failed": extra["FAILED"],
         "mean_polls": extra["polls"] / stats.ok if stats.ok else None,
+        "sent_ms": sent_ms,
     }

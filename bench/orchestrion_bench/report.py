@@ -69,6 +69,8 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("POST, PostgreSQL CPU us per request", _field("post", "db_cpu_us"), "us"),
     ("create->terminal, p50 ms", _field("e2e", "p50_ms"), "ms"),
     ("create->terminal, p99 ms", _field("e2e", "p99_ms"), "ms"),
+    ("create->COMPLETED as the server stamped it, p50 ms", _field("e2e", "stamped_p50_ms"), "ms"),
+    ("create->COMPLETED as the server stamped it, p99 ms", _field("e2e", "stamped_p99_ms"), "ms"),
     ("create->terminal, polls per action", _field("e2e", "mean_polls"), ""),
     ("create->terminal, COMPLETED/FAILED", _joined("e2e", "completed", "failed"), ""),
     ("POST phase, seconds measured", _field("post", "elapsed_s"), ""),

@@ -43,6 +43,7 @@ class Running:
     stores_actions: bool
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     db_tag: str | None = None  # names this target's PostgreSQL backends (see CpuMeter)
+    database_url: str | None = None  # Orchestrion's, for what only the database knows (stamps)
     ready_path: str = "/healthz"  # answers 200 once the target serves
 
     @property

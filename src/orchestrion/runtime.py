@@ -194,6 +194,7 @@ class Runtime:
             pools=self.pools(concurrency),
             lease_ms=self.settings.job_lease_ms,
             shutdown_grace_s=self.settings.shutdown_grace_s,
+            admission_wait_s=self.settings.send_admission_wait_ms / 1000,
             backoff=Backoff(cap_ms=max(1, int(self.settings.retry_max_delay_s * 1000))),
         )
 

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     worker_concurrency_sends: Annotated[int, Field(ge=1)] | None = None
     worker_concurrency_webhooks: Annotated[int, Field(ge=1)] | None = None
     worker_concurrency_timers: Annotated[int, Field(ge=1)] | None = None
+    # Backpressure: how long a new Action may wait for a free send slot of this process's
+    # dispatcher before its job is left in the outbox for a claim (0: never wait).
+    send_admission_wait_ms: NonNegativeInt = 250
     # On SIGTERM/SIGINT: how long running jobs (and, for serve, requests) may take to finish.
     shutdown_grace_s: NonNegativeFloat = 20.0
     # The longest wait between two attempts of a failing job (the backoff's cap).

@@ -143,7 +143,9 @@ class World:
         """The server's job handlers, status-callback deliveries parked."""
         return {**build_handlers(self.ctx), webhooks.DELIVER_JOB: ParkedDeliveries()}
 
-    def dispatcher(self, handlers: Mapping[str, Handler] | None = None, worker_id: str = "worker-a") -> Dispatcher:
+    def dispatcher(
+        self, handlers: Mapping[str, Handler] | None = None, worker_id: str = "worker-a", admission_wait_s: float = 0.0
+    ) -> Dispatcher:
         return Dispatcher(
             self.ctx,
             handlers or self.handlers(),
@@ -151,6 +153,7 @@ class World:
             concurrency=4,
             lease_ms=LEASE_MS,
             lease_clock=self.clock,  # one time for domain and leases: it moves only when the test moves it
+            admission_wait_s=admission_wait_s,
         )
 
     async def run_due(self, handlers: Mapping[str, Handler] | None = None) -> None:

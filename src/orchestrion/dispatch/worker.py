@@ -44,7 +44,7 @@ import asyncio
 import contextvars
 import os
 import socket
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -132,6 +132,7 @@ class Dispatcher:
         backoff: Backoff | None = None,
         lease_clock: Clock | None = None,
         shutdown_grace_s: float = 20.0,
+        admission_wait_s: float = 0.0,
     ) -> None:
         self._ctx = ctx
         self._handlers = handlers
@@ -160,6 +161,10 @@ class Dispatcher:
         self._context: contextvars.Context | None = None
         self._reserved: Counter[str] = Counter()  # slots held for jobs being written (handoff), per pool
         self._accepting = True  # takes handed-off jobs (not once it stops)
+        # Backpressure (``admit``): requests waiting for a slot, per pool, first come first served.
+        self._admission_s = admission_wait_s
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {pool.name: deque() for pool in self._pools}
+        self._claims_turn = False  # while claimable jobs may wait, every other freed slot is left to a claim
 
     async def run(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
         """Claim and run jobs until ``stop``; then finish the running ones within the grace period.
@@ -191,6 +196,8 @@ class Dispatcher:
                     # the loop's thread): let the claimed jobs and requests run.
                     await asyncio.sleep(0)
             self._accepting = False
+            for pool in self._pools:  # nobody waits for a slot of a dispatcher that takes no more
+                self._wake(pool.name, len(self._waiting[pool.name]))
             abandoned = await self._wind_down(hurry or asyncio.Event())
         finally:
             beating.cancel()
@@ -249,9 +256,73 @@ class Dispatcher:
         pool = self._pool_of.get(kind)
         if pool is None or not self._accepting:
             return None
-        if dict(self._free_slots())[pool] <= 0:
+        if self._free(pool) <= 0:
             self._full = True
             return None
+        return self._hold(pool)
+
+    async def admit(self, kind: str) -> Reservation | None:
+        """A slot for a job of ``kind``, waiting up to the admission wait for one to free.
+
+        This is the backpressure of a burst: requests that would create jobs
+        faster than the slots run them wait their turn (first come, first
+        served) instead of leaving their job to pile up in the outbox. After
+        the wait, or once the dispatcher stops, None: the job is written for a
+        claim, as without a free slot.
+        """
+        pool = self._pool_of.get(kind)
+        if pool is None or self._admission_s <= 0:
+            return self.reserve(kind)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._admission_s
+        queue = self._waiting[pool.name]
+        woken = False  # a freed slot was handed to this request: it goes before the queue
+        while self._accepting:
+            if self._free(pool) > 0 and (woken or not queue):
+                return self._hold(pool)
+            waiter: asyncio.Future[None] = loop.create_future()
+            queue.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except BaseException as gone:  # out of time, or the request was cancelled
+                if waiter.done() and not waiter.cancelled():
+                    self._wake(pool.name)  # a slot came for it just then: the next request takes it
+                elif waiter in queue:
+                    queue.remove(waiter)
+                if isinstance(gone, TimeoutError):
+                    break
+                raise
+            woken = True
+        self._full = True  # the job goes to the outbox: a slot that frees must wake the claims
+        return None
+
+    def _wake(self, pool: str, count: int = 1) -> None:
+        """Hand ``count`` freed slots of ``pool`` to the requests waiting longest (``admit``)."""
+        queue = self._waiting[pool]
+        while count > 0 and queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1
+
+    def _slot_freed(self, pool: str) -> None:
+        if self._full:
+            self._freed.set()
+            self._claims_turn = not self._claims_turn
+            if self._claims_turn and self._waiting[pool]:
+                return  # this one is for the claim loop, which wakes a request if it finds no job
+        self._wake(pool)
+
+    def waiting(self) -> int:
+        """How many requests wait for a slot (``admit``)."""
+        return sum(1 for queue in self._waiting.values() for waiter in queue if not waiter.done())
+
+    def _free(self, pool: Pool) -> int:
+        busy = self._reserved[pool.name] + sum(1 for run in self._runs.values() if run.pool == pool.name)
+        return pool.size - busy
+
+    def _hold(self, pool: Pool) -> Reservation:
         self._reserved[pool.name] += 1
         held = [True]
 
@@ -271,8 +342,8 @@ class Dispatcher:
                 log.info("handoff_left_to_lease", kind=job.kind, job_id=job.id)
 
         def cancel() -> None:
-            if release() and self._full:
-                self._freed.set()
+            if release():
+                self._slot_freed(pool.name)
 
         lease_until = self._lease_clock.now_ms() + self._lease_ms
         return Reservation(self.worker_id, lease_until, start, cancel)
@@ -307,6 +378,8 @@ class Dispatcher:
         self._full = self._full or any(taken[pool.name] >= free for pool, free in wanted)
         for job in claimed:
             self._start(job, until_ms=wall + self._lease_ms)
+        for pool, free in wanted:  # the slots no job was due for go to the requests waiting for one
+            self._wake(pool.name, free - taken[pool.name])
         return len(claimed)
 
     def running(self) -> list[Job]:
@@ -315,8 +388,8 @@ class Dispatcher:
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         run = self._runs.pop(task, None)
-        if self._full:
-            self._freed.set()
+        if run is not None:
+            self._slot_freed(run.pool)
         # Retrieve what a run raised (it is a bug, never a job's failure), so it is logged once, here.
         if not task.cancelled() and (error := task.exception()) is not None:
             job = run.job if run else None

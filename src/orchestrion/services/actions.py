@@ -127,7 +127,8 @@ async def _accept_traced(
     limit: ActionLimit | None,
 ) -> Action | StoredResponse:
     for attempt in range(1, _CREATE_TRIES + 1):
-        reservation = ctx.handoff.reserve(SEND_JOB)
+        # Only the first try waits for a slot: a retry after a conflict has waited its turn already.
+        reservation = await ctx.handoff.admit(SEND_JOB) if attempt == 1 else ctx.handoff.reserve(SEND_JOB)
         job: list[Job] = []  # the send job, once its transaction committed
         try:
             created = await _create(

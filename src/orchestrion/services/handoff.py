@@ -36,11 +36,18 @@ class Handoff(Protocol):
         """A free slot for a job of ``kind``, or None (no dispatcher here, no slot free, stopping)."""
         ...
 
+    async def admit(self, kind: str) -> Reservation | None:
+        """A slot for a job of ``kind``, waiting a bounded time for one to free (backpressure), or None."""
+        ...
+
 
 class NoHandoff:
     """No dispatcher in this process: every job waits for a claim."""
 
     def reserve(self, kind: str) -> Reservation | None:
+        return None
+
+    async def admit(self, kind: str) -> Reservation | None:
         return None
 
 
