@@ -8,6 +8,7 @@ from orchestrion_bench.running import TargetSpec
 
 _BARE = "bare ASGI app under uvicorn (uvloop, httptools, 1 worker)"
 _LIMIT_PHASES = frozenset({"post", "get"})
+_NO_ADMISSION = {"ORCHESTRION_SEND_ADMISSION_WAIT_MS": "0"}
 
 # Add new setups here; the name is also the column label in the report.
 TARGETS: dict[str, TargetSpec] = {
@@ -26,6 +27,8 @@ TARGETS: dict[str, TargetSpec] = {
                    prism.start_prism, prism.PHASES, "peer"),
         TargetSpec("sqlite-1proc", "orchestrion serve, SQLite, in-process dispatch",
                    sqlite_target("sqlite-1proc"), backend="sqlite"),
+        TargetSpec("sqlite-no-admission", "sqlite-1proc with ORCHESTRION_SEND_ADMISSION_WAIT_MS=0 (no backpressure)",
+                   sqlite_target("sqlite-no-admission", env=_NO_ADMISSION), backend="sqlite"),
         TargetSpec("sqlite-metrics-off", "sqlite-1proc with ORCHESTRION_METRICS=off (no /metrics, no middleware)",
                    sqlite_target("sqlite-metrics-off", env={"ORCHESTRION_METRICS": "off"}), backend="sqlite"),
         TargetSpec("sqlite-tracing", "sqlite-1proc with ORCHESTRION_TRACING=on, OTLP to a no-op collector",
@@ -48,6 +51,8 @@ TARGETS: dict[str, TargetSpec] = {
                    sqlite_target("sqlite-compare", compare=True), backend="sqlite"),
         TargetSpec("postgres-compare", "as postgres-1proc, with the orchestrion of --compare-bin",
                    pg_target("postgres-compare", compare=True), backend="postgresql"),
+        TargetSpec("postgres-no-admission", "postgres-1proc with ORCHESTRION_SEND_ADMISSION_WAIT_MS=0",
+                   pg_target("postgres-no-admission", env=_NO_ADMISSION), backend="postgresql"),
         TargetSpec("postgres-pool16", "orchestrion serve, PostgreSQL, ORCHESTRION_DB_POOL_SIZE=16",
                    pg_target("postgres-pool16", env={"ORCHESTRION_DB_POOL_SIZE": "16"}), backend="postgresql"),
         TargetSpec("postgres-w2", "orchestrion serve --workers 2, PostgreSQL",

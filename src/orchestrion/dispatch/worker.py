@@ -160,6 +160,7 @@ class Dispatcher:
         # The context runs start in: the loop's own, not that of a request handing a job off.
         self._context: contextvars.Context | None = None
         self._reserved: Counter[str] = Counter()  # slots held for jobs being written (handoff), per pool
+        self._running: Counter[str] = Counter()  # slots taken by runs, per pool (``_runs`` counted)
         self._accepting = True  # takes handed-off jobs (not once it stops)
         # Backpressure (``admit``): requests waiting for a slot, per pool, first come first served.
         self._admission_s = admission_wait_s
@@ -247,8 +248,7 @@ class Dispatcher:
             await _first_of(self._ctx.wakeup.wait(timeout), self._freed.wait(), stop.wait(), within_s=None)
 
     def _free_slots(self) -> list[tuple[Pool, int]]:
-        busy = Counter(run.pool for run in self._runs.values()) + self._reserved
-        return [(pool, pool.size - busy[pool.name]) for pool in self._pools]
+        return [(pool, self._free(pool)) for pool in self._pools]
 
     # --- handoff (services.handoff): jobs written already leased to this dispatcher
 
@@ -319,8 +319,7 @@ class Dispatcher:
         return sum(1 for queue in self._waiting.values() for waiter in queue if not waiter.done())
 
     def _free(self, pool: Pool) -> int:
-        busy = self._reserved[pool.name] + sum(1 for run in self._runs.values() if run.pool == pool.name)
-        return pool.size - busy
+        return pool.size - self._reserved[pool.name] - self._running[pool.name]
 
     def _hold(self, pool: Pool) -> Reservation:
         self._reserved[pool.name] += 1
@@ -355,6 +354,7 @@ class Dispatcher:
         context = None if self._context is None else self._context.copy()
         task = asyncio.create_task(self._execute(run), context=context)
         self._runs[task] = run
+        self._running[run.pool] += 1
         task.add_done_callback(self._forget)
 
     async def run_once(self) -> int:
@@ -389,6 +389,7 @@ class Dispatcher:
     def _forget(self, task: asyncio.Task[None]) -> None:
         run = self._runs.pop(task, None)
         if run is not None:
+            self._running[run.pool] -= 1
             self._slot_freed(run.pool)
         # Retrieve what a run raised (it is a bug, never a job's failure), so it is logged once, here.
         if not task.cancelled() and (error := task.exception()) is not None:

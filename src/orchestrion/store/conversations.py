@@ -66,6 +66,11 @@ _CONVERSATION_QUERY = sa.select(conversations).where(
 )
 _CONVERSATION = Prepared(_CONVERSATION_QUERY)
 _CONVERSATION_LOCKED = Prepared(_CONVERSATION_QUERY.with_for_update())
+# The first Action to a new address adds a participant: these run once per new customer of a campaign.
+_PARTICIPANT_INSERT = Prepared(participants.insert())
+_CLAIM_ADDRESS = {
+    backend: Prepared(insert_or_skip(backend, participant_addresses)) for backend in ("sqlite", "postgresql")
+}
 _TOUCH = {
     backend: Prepared(
         conversations.update()
@@ -255,8 +260,8 @@ class ParticipantRepo:
         ).scalar()
 
     async def insert(self, p: Participant) -> None:
-        await self._conn.execute(
-            insert_into(participants),
+        await self._conn.run(
+            _PARTICIPANT_INSERT,
             dict(
                 id=p.id,
                 conversation_id=p.conversation_id,
@@ -287,9 +292,10 @@ class ParticipantRepo:
         await self._claim_addresses(p)
 
     async def _claim_addresses(self, p: Participant) -> None:
+        claim = _CLAIM_ADDRESS[self._conn.dialect.name]
         for a in p.addresses:
-            claimed = await self._conn.execute(
-                insert_or_skip(self._conn.dialect.name, participant_addresses),
+            claimed = await self._conn.run(
+                claim,
                 dict(conversation_id=p.conversation_id, channel=str(a.channel), address=a.address, participant_id=p.id),
             )
             if not claimed.rowcount:

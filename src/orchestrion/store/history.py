@@ -10,8 +10,10 @@ from orchestrion.domain.history import HistoryEntry
 from orchestrion.domain.models import Json
 from orchestrion.domain.webhooks import EventType
 from orchestrion.store.database import SqlConnection
-from orchestrion.store.sqlfuncs import insert_into
+from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import conversation_history
+
+_APPEND = Prepared(conversation_history.insert())  # every new participant and Communication appends one
 
 
 def _entry(row: Any) -> HistoryEntry:
@@ -29,8 +31,8 @@ class HistoryRepo:
         self._conn = conn
 
     async def append(self, account_sid: str, conversation_id: str, kind: EventType, at_ms: int, data: Json) -> None:
-        await self._conn.execute(
-            insert_into(conversation_history),
+        await self._conn.run(
+            _APPEND,
             {
                 "conversation_id": conversation_id,
                 "account_sid": account_sid,
