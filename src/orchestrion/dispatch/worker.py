@@ -281,7 +281,10 @@ class Dispatcher:
             if self._free(pool) > 0 and (woken or not queue):
                 return self._hold(pool)
             waiter: asyncio.Future[None] = loop.create_future()
-            queue.append(waiter)
+            if woken:  # its slot was taken meanwhile (a claim, a retry): it keeps its place
+                queue.appendleft(waiter)
+            else:
+                queue.append(waiter)
             try:
                 async with asyncio.timeout_at(deadline):
                     await waiter
@@ -378,8 +381,8 @@ class Dispatcher:
         self._full = self._full or any(taken[pool.name] >= free for pool, free in wanted)
         for job in claimed:
             self._start(job, until_ms=wall + self._lease_ms)
-        for pool, free in wanted:  # the slots no job was due for go to the requests waiting for one
-            self._wake(pool.name, free - taken[pool.name])
+        for pool, _ in wanted:  # the slots no job was due for go to the requests waiting for one
+            self._wake(pool.name, self._free(pool))
         return len(claimed)
 
     def running(self) -> list[Job]:

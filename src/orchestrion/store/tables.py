@@ -178,6 +178,10 @@ jobs = sa.Table(
     sa.Column("created_ms", MS, nullable=False),
     sa.Index(None, "run_at_ms"),
     sa.Index(None, "ordering_key", "id"),
+    # A claim takes the due jobs of one class's kinds, oldest first: without it, a claim for an
+    # idle class walks every due job of the busy one (a backlog of 40,000 sends: 20 ms a claim
+    # on SQLite, 0.6 ms with it). Revision 0006.
+    sa.Index(None, "kind", "run_at_ms", "id"),
 )
 
 # Jobs that gave up (their failure recorded by their handler), kept with their last error for
