@@ -66,11 +66,6 @@ _CONVERSATION_QUERY = sa.select(conversations).where(
 )
 _CONVERSATION = Prepared(_CONVERSATION_QUERY)
 _CONVERSATION_LOCKED = Prepared(_CONVERSATION_QUERY.with_for_update())
-# The first Action to a new address adds a participant: these run once per new customer of a campaign.
-_PARTICIPANT_INSERT = Prepared(participants.insert())
-_CLAIM_ADDRESS = {
-    backend: Prepared(insert_or_skip(backend, participant_addresses)) for backend in ("sqlite", "postgresql")
-}
 _TOUCH = {
     backend: Prepared(
         conversations.update()
@@ -91,6 +86,11 @@ _PARTICIPANT = Prepared(
         participants.c.conversation_id == sa.bindparam("b_conversation"), participants.c.id == sa.bindparam("b_id")
     )
 )
+# The first Action to a new address adds a participant: these run once per new customer of a campaign.
+_PARTICIPANT_INSERT = Prepared(participants.insert())
+_CLAIM_ADDRESS = {
+    backend: Prepared(insert_or_skip(backend, participant_addresses)) for backend in ("sqlite", "postgresql")
+}
 
 
 @functools.cache
