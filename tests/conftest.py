@@ -28,6 +28,8 @@ POSTGRES_ADMIN_URL = os.environ.get("ORCHESTRION_TEST_POSTGRES_URL", "postgresql
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SECRET_KEY = "test-secret-key-not-for-production"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_API_CONNECTIONS = 4
+TEST_WORKER_CONCURRENCY = 4
 
 
 def free_port() -> int:
@@ -111,6 +113,10 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         # Fixtures' callbacks point at example.com: keep what the suite sends there short and few.
         webhook_timeout_s=2.0,
         webhook_max_attempts=3,
+        # Small PostgreSQL pools (4 + 4 + 1 instead of 10 + 16 + 1): the suite runs in parallel
+        # processes (scripts/test), each with its own servers, under the server's max_connections.
+        db_api_connections=TEST_API_CONNECTIONS,
+        worker_concurrency=TEST_WORKER_CONCURRENCY,
     )
     return base.with_overrides(**overrides)
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from orchestrion_bench import REPO_ROOT, profile
-from orchestrion_bench.phases import PHASES, bench_target, log
+from orchestrion_bench.phases import DEFAULT_PHASES, PHASES, bench_target, log
 from orchestrion_bench.processes import ProcessRegistry
 from orchestrion_bench.report import goals_table, markdown_table, notes
 from orchestrion_bench.rounds import merge_rounds
@@ -41,6 +41,9 @@ Runs, against each target in turn (one server at a time on the machine):
   e2e     create-to-terminal latency, polling each action
   inbound closed-loop signed Twilio webhooks (/twilio/{AccountSid}/messages)
           captured as Communications, then counted through the API
+  pages   (only when named) the Conversations list's first page against a page
+          --page-depth rows in, seeded straight into the database: keyset
+          pagination should make both cost the same
 
 See bench/README.md for what every number means. Loopback only; every loop is
 bounded in time and count; child processes are killed on any exit.
@@ -78,8 +81,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--phases",
-        default=",".join(PHASES),
-        help=f"comma list of {', '.join(PHASES)} (get needs post); default: all",
+        default=",".join(DEFAULT_PHASES),
+        help=f"comma list of {', '.join(PHASES)} (get needs post); default: {','.join(DEFAULT_PHASES)}",
     )
     ap.add_argument(
         "--inbound-messages",
@@ -87,6 +90,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=20_000,
         help="max inbound messages a target may get in the inbound phase (incl. warmup)",
     )
+    ap.add_argument("--page-depth", type=int, default=100_000, help="pages phase: rows before the deep page it reads")
+    ap.add_argument("--page-size", type=int, default=50, help="pages phase: PageSize of the pages it reads")
     ap.add_argument("--json", type=Path, help="also write raw results here")
     ap.add_argument(
         "--client",
@@ -171,7 +176,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error("--phases: get reads the actions of the post phase; add post")
     if not args.phase_list:
         ap.error("--phases: none given")
-    positive = ("actions", "concurrency", "latency_concurrency", "latency_actions", "rounds", "inbound_messages")
+    positive = (
+        "actions",
+        "concurrency",
+        "latency_concurrency",
+        "latency_actions",
+        "rounds",
+        "inbound_messages",
+        "page_size",
+        "page_depth",
+    )
     for flag in (*positive, "limit_pg_pool"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')} must be >= 1")

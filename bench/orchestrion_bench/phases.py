@@ -1,4 +1,4 @@
-"""One target, end to end: setup, POST, drain, GET, create->terminal, inbound (see bench/README.md)."""
+"""One target, end to end: setup, POST, drain, GET, create->terminal, inbound, pages (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ from orchestrion_bench.client import NETWORK_ERRORS, Client, ClientPool, Request
 from orchestrion_bench.cpu import CpuMeter
 from orchestrion_bench.feeds import INBOUND_TO, ActionFeed, InboundFeed
 from orchestrion_bench.load import PhaseStats, closed_loop, gather_bounded
+from orchestrion_bench.pages import pages_phase
 from orchestrion_bench.processes import log_tail
 from orchestrion_bench.profile import profiled
 from orchestrion_bench.running import RunContext, Running, Skipped, TargetSpec, stop_running, wait_ready
 from orchestrion_bench.stamps import completed_at, stamped_latencies
 
-PHASES = ("post", "get", "e2e", "inbound")
+PHASES = ("post", "get", "e2e", "inbound", "pages")
+DEFAULT_PHASES = ("post", "get", "e2e", "inbound")  # pages seeds 100,000 rows: asked for by name
 # At most this many actions per conversation over a whole run, so that even a
 # burst cannot trip a per-conversation rate limit of 30 actions/s.
 ACTIONS_PER_CONVERSATION = 20
@@ -107,6 +109,8 @@ async def bench_target(ctx: RunContext, spec: TargetSpec) -> dict[str, Any]:
             await _e2e_phase(ctx, spec, running, result, feed, meter, pool)
         if "inbound" in phases:
             await _inbound_phase(ctx, spec, running, result, meter, pool)
+        if "pages" in phases:
+            await pages_phase(ctx, running, result, meter, pool, log)
         for p_ in running.procs:
             if p_.poll() is not None:
                 result["warning"] = f"process exited with {p_.returncode} during the run"

@@ -20,7 +20,7 @@ from typing import IO
 
 import httpx
 
-from tests.conftest import SECRET_KEY, free_port
+from tests.conftest import SECRET_KEY, TEST_API_CONNECTIONS, TEST_WORKER_CONCURRENCY, free_port
 
 ORCHESTRION = str(Path(sys.executable).parent / "orchestrion")
 
@@ -28,7 +28,12 @@ ORCHESTRION = str(Path(sys.executable).parent / "orchestrion")
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRION_")}
     env.update(
-        ORCHESTRION_DATABASE_URL=database_url, ORCHESTRION_SECRET_KEY=SECRET_KEY, ORCHESTRION_LOG_LEVEL="warning"
+        ORCHESTRION_DATABASE_URL=database_url,
+        ORCHESTRION_SECRET_KEY=SECRET_KEY,
+        ORCHESTRION_LOG_LEVEL="warning",
+        # As the in-process servers' (tests/conftest.py): small pools, the suite runs in parallel.
+        ORCHESTRION_DB_API_CONNECTIONS=str(TEST_API_CONNECTIONS),
+        ORCHESTRION_WORKER_CONCURRENCY=str(TEST_WORKER_CONCURRENCY),
     )
     env.update(extra)
     return env
