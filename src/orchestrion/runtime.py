@@ -27,6 +27,7 @@ from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context, ProviderSettings
 from orchestrion.services.jobs import JOB_CLASSES, SENDS, TIMERS, WEBHOOKS, Handler, build_handlers, close_handlers
 from orchestrion.services.metrics import Metrics, NoMetrics
+from orchestrion.services.providers import SigningTokens
 from orchestrion.services.ratelimits import Limiter, MemoryLimiter, RateLimits
 from orchestrion.services.testclock import TestClock
 from orchestrion.services.tracing import NoTracer, Tracer
@@ -135,6 +136,7 @@ class Runtime:
             auth=Authenticator(self.ctx),
             tokens=PageTokens(self._derived_key(b"orchestrion-page-tokens")),
             limits=self.limits,
+            signing=SigningTokens(self.ctx),
             test_clock=self.test_clock,
             public_url=self.settings.public_url,
             console_key=self._derived_key(b"orchestrion-console-sessions") if self.settings.console else None,

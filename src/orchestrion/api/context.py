@@ -14,6 +14,7 @@ from orchestrion.api.pagination import PageTokens
 from orchestrion.domain.errors import Unauthenticated
 from orchestrion.services.accounts import Authenticator
 from orchestrion.services.context import Context
+from orchestrion.services.providers import SigningTokens
 from orchestrion.services.ratelimits import RateLimits
 from orchestrion.services.testclock import TestClock
 
@@ -30,6 +31,7 @@ class ApiState:
     auth: Authenticator
     tokens: PageTokens
     limits: RateLimits
+    signing: SigningTokens  # the accounts' inbound signing tokens, remembered briefly
     test_clock: TestClock | None = None  # POST /sandbox/clock/advance, when enabled
     public_url: str | None = None  # the base URL Twilio signs inbound requests with (else from the request)
     max_body_bytes: int = 1024 * 1024  # ORCHESTRION_MAX_BODY_BYTES: larger bodies get 413

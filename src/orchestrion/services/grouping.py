@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from orchestrion.domain.grouping import BY_PROFILE, GroupQuery, lock_key_of_profile, participants_group
+from orchestrion.domain.models import Conversation
 from orchestrion.services.context import Context
 from orchestrion.services.participants import ParticipantFields
 from orchestrion.services.profiles import profile_of_address
@@ -23,6 +24,14 @@ CUSTOMER = "CUSTOMER"
 async def open_by_addresses(tx: Tx, account_sid: str, configuration_id: str, query: GroupQuery) -> str | None:
     await tx.grouping.lock(query.lock_key(configuration_id))
     return await tx.grouping.open_by_addresses(account_sid, configuration_id, query.sides)
+
+
+async def open_conversation_by_addresses(
+    tx: Tx, account_sid: str, configuration_id: str, query: GroupQuery
+) -> Conversation | None:
+    """As ``open_by_addresses``, the whole conversation, locked: one statement less where the caller needs it."""
+    await tx.grouping.lock(query.lock_key(configuration_id))
+    return await tx.grouping.open_conversation_by_addresses(account_sid, configuration_id, query.sides)
 
 
 async def open_by_profiles(tx: Tx, account_sid: str, configuration_id: str, profile_ids: Sequence[str]) -> str | None:

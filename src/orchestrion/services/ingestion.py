@@ -191,13 +191,12 @@ async def _conversation_of(
         profile_id = await profile_of_address(ctx, tx, account_sid, channel, message.customer_address, create=True)
         assert profile_id is not None
         found = await grouping.open_by_profiles(tx, account_sid, configuration.id, [profile_id])
+        open_one = None if found is None else await tx.conversations.get(account_sid, found, for_update=True)
     else:
         query = group_query(configuration.grouping_type, channel, message.customer_address, message.agent_address)
-        found = await grouping.open_by_addresses(tx, account_sid, configuration.id, query)
-    if found is not None:
-        conversation = await tx.conversations.get(account_sid, found, for_update=True)
-        if conversation is not None:
-            return conversation, profile_id
+        open_one = await grouping.open_conversation_by_addresses(tx, account_sid, configuration.id, query)
+    if open_one is not None:
+        return open_one, profile_id
     now = ctx.clock.now_ms()
     conversation = Conversation(
         id=ids.new_id(ids.CONVERSATION),
@@ -229,17 +228,13 @@ async def _participant(
     profile_id: str | None = None,
 ) -> Participant:
     """The participant at ``address``: the owner, else the owner of another form of the number, else a new one."""
-    owner_id = await tx.participants.find_by_address(conversation.id, channel, address)
-    if owner_id is not None:
-        owner = await tx.participants.get(conversation.id, owner_id)
-        assert owner is not None
+    owner = await tx.participants.owner_at(conversation.id, channel, address)
+    if owner is not None:
         return owner
     for other_channel, other_address in number_forms(channel, address):
-        other_id = await tx.participants.find_by_address(conversation.id, other_channel, other_address)
-        if other_id is None:
+        other = await tx.participants.owner_at(conversation.id, other_channel, other_address)
+        if other is None:
             continue
-        other = await tx.participants.get(conversation.id, other_id)
-        assert other is not None
         changed = dataclasses.replace(other, addresses=(*other.addresses, Address(channel, address)), updated_ms=now)
         await tx.participants.update(changed)
         await events.participant_event(ctx, tx, conversation, EventType.PARTICIPANT_UPDATED, changed)

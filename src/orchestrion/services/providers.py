@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -149,6 +149,42 @@ async def twilio_signing_tokens(ctx: Context, account_sid: str) -> list[str]:
         if config.name == twilio.NAME and token:
             tokens.append(token)
     return tokens
+
+
+class SigningTokens:
+    """``twilio_signing_tokens`` of each account, read again once older than ORCHESTRION_PROVIDERS_REFRESH_S.
+
+    Every inbound message is checked against its account's tokens: reading them
+    (two rows, each decrypted) for each message cost more than the check. A
+    signature the remembered tokens do not match is checked again against
+    tokens read afresh, so a new auth token or provider works at once; a token
+    replaced or removed keeps working for at most the refresh interval (the
+    same rule as the providers' configuration). Unknown accounts are not
+    remembered.
+    """
+
+    def __init__(
+        self, ctx: Context, *, max_accounts: int = 10_000, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ctx = ctx
+        self._max = max_accounts
+        self._monotonic = monotonic
+        self._read: dict[str, tuple[float, list[str]]] = {}
+
+    async def signed_by(self, account_sid: str, matches: Callable[[Sequence[str]], bool]) -> bool:
+        """Whether ``matches`` holds for the account's tokens (remembered ones first, then fresh ones)."""
+        now = self._monotonic()
+        kept = self._read.get(account_sid)
+        if kept is not None and now - kept[0] < self._ctx.providers.refresh_s and matches(kept[1]):
+            return True
+        tokens = await twilio_signing_tokens(self._ctx, account_sid)
+        if not tokens:
+            self._read.pop(account_sid, None)
+            return False
+        if len(self._read) >= self._max:
+            self._read.clear()
+        self._read[account_sid] = (now, tokens)
+        return matches(tokens)
 
 
 async def webhook_signing_secret(ctx: Context, account_sid: str) -> str | None:

@@ -18,7 +18,7 @@ from orchestrion.store.sqlfuncs import greatest, insert_into, insert_or_skip
 from orchestrion.store.tables import communications, conversations, participant_addresses, participants
 
 
-def _conversation(row: Any) -> Conversation:
+def conversation_from_row(row: Any) -> Conversation:
     return Conversation(
         id=row.id,
         account_sid=row.account_sid,
@@ -117,6 +117,17 @@ def _with_owners(addresses: int) -> Prepared:
     )
 
 
+# The participant holding an address of a conversation, whole, in one statement (each inbound message
+# looks up its two ends).
+_OWNER_AT = Prepared(
+    sa.select(participants)
+    .join(participant_addresses, participant_addresses.c.participant_id == participants.c.id)
+    .where(
+        participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
+        participant_addresses.c.channel == sa.bindparam("b_channel"),
+        participant_addresses.c.address == sa.bindparam("b_address"),
+    )
+)
 _ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
     participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
     participant_addresses.c.channel == sa.bindparam("b_channel"),
@@ -131,7 +142,7 @@ class ConversationRepo:
     async def get(self, account_sid: str, conversation_id: str, *, for_update: bool = False) -> Conversation | None:
         query = _CONVERSATION_LOCKED if for_update else _CONVERSATION
         row = (await self._conn.run(query, {"b_account": account_sid, "b_id": conversation_id})).first()
-        return None if row is None else _conversation(row)
+        return None if row is None else conversation_from_row(row)
 
     async def get_with_owners(
         self, account_sid: str, conversation_id: str, wanted: Sequence[tuple[Channel, str]]
@@ -147,7 +158,7 @@ class ConversationRepo:
             return None, {}
         found = {(row.owned_channel, row.owned_address): row.owner_id for row in rows if row.owner_id is not None}
         owned = ((pair, found.get((str(pair[0]), pair[1]))) for pair in wanted)
-        return _conversation(rows[0]), {pair: owner for pair, owner in owned if owner is not None}
+        return conversation_from_row(rows[0]), {pair: owner for pair, owner in owned if owner is not None}
 
     async def insert(self, c: Conversation, *, last_activity_ms: int) -> None:
         await self._conn.execute(
@@ -186,7 +197,7 @@ class ConversationRepo:
         row = (
             await self._conn.run(_TOUCH[self._conn.dialect.name], {"b_id": conversation_id, "v_activity": activity_ms})
         ).first()
-        return None if row is None else _conversation(row)
+        return None if row is None else conversation_from_row(row)
 
     async def delete(self, account_sid: str, conversation_id: str) -> bool:
         # Children go by ON DELETE CASCADE on both backends.
@@ -228,7 +239,7 @@ class ConversationRepo:
                     communications.c.channel_id == channel_id,
                 )
             )
-        return await fetch_page(self._conn, query, conversations.c.id, page, _conversation)
+        return await fetch_page(self._conn, query, conversations.c.id, page, conversation_from_row)
 
 
 class ParticipantRepo:
@@ -258,6 +269,12 @@ class ParticipantRepo:
                 _ADDRESS_OWNER, {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
             )
         ).scalar()
+
+    async def owner_at(self, conversation_id: str, channel: Channel, address: str) -> Participant | None:
+        """The participant of the conversation that holds (channel, address), if one does."""
+        params = {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
+        row = (await self._conn.run(_OWNER_AT, params)).first()
+        return None if row is None else _participant(row)
 
     async def insert(self, p: Participant) -> None:
         await self._conn.run(

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from orchestrion.domain.grouping import Form
+from orchestrion.domain.models import Conversation
+from orchestrion.store.conversations import conversation_from_row
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import conversations, participant_addresses, participants
@@ -40,11 +42,17 @@ _OPEN = (
 )
 
 
+_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key", type_=sa.BigInteger))))
+
+
 @functools.lru_cache(maxsize=64)
-def _by_addresses(shape: tuple[int, ...]) -> Prepared:
-    """``open_by_addresses`` for sides of these sizes (an inbound message: two sides of one form each)."""
+def _by_addresses(shape: tuple[int, ...], whole: bool = False) -> Prepared:
+    """``open_by_addresses`` for sides of these sizes (an inbound message: two sides of one form each).
+
+    ``whole``: the conversation's row, locked (``open_conversation_by_addresses``), instead of its id.
+    """
     pa = participant_addresses
-    query = _OPEN
+    query = _OPEN.with_only_columns(*conversations.c).with_for_update() if whole else _OPEN
     for s, forms in enumerate(shape):
         held = sa.or_(
             *(
@@ -59,6 +67,19 @@ def _by_addresses(shape: tuple[int, ...]) -> Prepared:
     return Prepared(query)
 
 
+def _shape(sides: Sequence[Sequence[Form]]) -> tuple[int, ...]:
+    return tuple(len(side) for side in sides)
+
+
+def _params(account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]) -> dict[str, str]:
+    params = {"b_account": account_sid, "b_configuration": configuration_id}
+    for s, side in enumerate(sides):
+        for f, (channel, address) in enumerate(side):
+            params[f"b_channel_{s}_{f}"] = str(channel)
+            params[f"b_address_{s}_{f}"] = address
+    return params
+
+
 class GroupingRepo:
     def __init__(self, conn: SqlConnection, backend: str) -> None:
         self._conn = conn
@@ -69,19 +90,31 @@ class GroupingRepo:
         if self._backend != "postgresql":
             return
         number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        await self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(number)))
+        await self._conn.run(_LOCK, {"b_key": number})
 
     async def open_by_addresses(
         self, account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]
     ) -> str | None:
         """The newest open conversation of the configuration holding one form of every side."""
-        params = {"b_account": account_sid, "b_configuration": configuration_id}
-        for s, side in enumerate(sides):
-            for f, (channel, address) in enumerate(side):
-                params[f"b_channel_{s}_{f}"] = str(channel)
-                params[f"b_address_{s}_{f}"] = address
-        row = (await self._conn.run(_by_addresses(tuple(len(side) for side in sides)), params)).first()
+        row = (
+            await self._conn.run(_by_addresses(_shape(sides)), _params(account_sid, configuration_id, sides))
+        ).first()
         return None if row is None else str(row["id"])
+
+    async def open_conversation_by_addresses(
+        self, account_sid: str, configuration_id: str, sides: Sequence[Sequence[Form]]
+    ) -> Conversation | None:
+        """As ``open_by_addresses``, the whole conversation, locked to the end of the transaction (PostgreSQL).
+
+        Locking in the search itself re-checks it against a concurrent change: a conversation
+        closed meanwhile is not returned (a new one is started, as for a message after the close).
+        """
+        row = (
+            await self._conn.run(
+                _by_addresses(_shape(sides), whole=True), _params(account_sid, configuration_id, sides)
+            )
+        ).first()
+        return None if row is None else conversation_from_row(row)
 
     async def open_by_profiles(self, account_sid: str, configuration_id: str, profile_ids: Sequence[str]) -> str | None:
         """The newest open conversation of the configuration with a participant of one of the profiles."""

@@ -23,6 +23,7 @@ captured or not, so Twilio never retries a message that no capture rule takes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from starlette.requests import Request
@@ -35,7 +36,7 @@ from orchestrion.api.jsonio import read_body
 from orchestrion.api.openapi import documented
 from orchestrion.domain.errors import InvalidInput
 from orchestrion.domain.inbound import InboundMessage, signature_matches, twilio_signature
-from orchestrion.services import ingestion, providers
+from orchestrion.services import ingestion
 
 MESSAGES = "/twilio/{AccountSid}/messages"
 STATUS = "/twilio/{AccountSid}/status"
@@ -72,7 +73,6 @@ def _without_port(url: str) -> str | None:
 
 async def _verified_params(request: Request) -> list[tuple[str, str]] | None:
     """The form parameters, if the request is signed by the account in its path; else None."""
-    tokens = await providers.twilio_signing_tokens(state(request).ctx, request.path_params["AccountSid"])
     raw = await read_body(request)
     try:
         params = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
@@ -80,11 +80,16 @@ async def _verified_params(request: Request) -> list[tuple[str, str]] | None:
         return None
     given = request.headers.get("x-twilio-signature")
     url = signed_url(request)
-    for token in tokens:
-        for candidate in (url, _without_port(url)):
-            if candidate is not None and signature_matches(twilio_signature(candidate, params, token), given):
-                return params
-    return None
+
+    def matches(tokens: Sequence[str]) -> bool:
+        return any(
+            candidate is not None and signature_matches(twilio_signature(candidate, params, token), given)
+            for token in tokens
+            for candidate in (url, _without_port(url))
+        )
+
+    signed = await state(request).signing.signed_by(request.path_params["AccountSid"], matches)
+    return params if signed else None
 
 
 def _forbidden() -> Response:
