@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from orchestrion import cli_jobs, cli_providers, logs
+from orchestrion import cli_jobs, cli_providers, collection, logs
 from orchestrion.domain.errors import OrchestrionError
 from orchestrion.settings import Settings, SettingsError
 
@@ -200,6 +200,7 @@ def _serve(settings: Settings, workers: int, run_worker: bool) -> int:
                 Multiprocess(config, sockets=[sock]).run()
             return 0
         app = Runtime.build(settings, runs_dispatcher=run_worker).app(run_worker=run_worker)
+        collection.for_serving()
         uvicorn.Server(uvicorn.Config(app, **config_kwargs)).run(sockets=[sock])  # type: ignore[arg-type]
     finally:
         sock.close()
@@ -220,6 +221,7 @@ async def _worker(settings: Settings) -> int:
     from orchestrion.runtime import Runtime
 
     runtime = Runtime.build(settings, serves_api=False, runs_dispatcher=True)
+    collection.for_serving()
     print("Orchestrion dispatcher running", file=sys.stderr, flush=True)
     print("\n".join(startup_lines(settings, worker=True)), file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()

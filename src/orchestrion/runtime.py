@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 import orchestrion
-from orchestrion import logs
+from orchestrion import collection, logs
 from orchestrion.api.app import create_app
 from orchestrion.api.context import ApiState
 from orchestrion.api.pagination import PageTokens
@@ -300,4 +300,6 @@ def app_from_env() -> ASGIApp:
     """
     settings = Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
-    return Runtime.build(settings).app(run_worker=settings.run_worker)
+    app = Runtime.build(settings).app(run_worker=settings.run_worker)
+    collection.for_serving()
+    return app
