@@ -117,22 +117,22 @@ def _with_owners(addresses: int) -> Prepared:
     )
 
 
-# The participant holding an address of a conversation, whole, in one statement (each inbound message
-# looks up its two ends).
-_OWNER_AT = Prepared(
-    sa.select(participants)
-    .join(participant_addresses, participant_addresses.c.participant_id == participants.c.id)
-    .where(
-        participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
-        participant_addresses.c.channel == sa.bindparam("b_channel"),
-        participant_addresses.c.address == sa.bindparam("b_address"),
-    )
-)
-_ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(
+_AT_ADDRESS = (
     participant_addresses.c.conversation_id == sa.bindparam("b_conv"),
     participant_addresses.c.channel == sa.bindparam("b_channel"),
     participant_addresses.c.address == sa.bindparam("b_address"),
 )
+_ADDRESS_OWNER = sa.select(participant_addresses.c.participant_id).where(*_AT_ADDRESS)
+# The owner whole, in one statement (each inbound message looks up its two ends).
+_OWNER_AT = Prepared(
+    sa.select(participants)
+    .join(participant_addresses, participant_addresses.c.participant_id == participants.c.id)
+    .where(*_AT_ADDRESS)
+)
+
+
+def _address_params(conversation_id: str, channel: Channel, address: str) -> dict[str, str]:
+    return {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
 
 
 class ConversationRepo:
@@ -264,16 +264,11 @@ class ParticipantRepo:
         return out
 
     async def find_by_address(self, conversation_id: str, channel: Channel, address: str) -> str | None:
-        return (
-            await self._conn.execute(
-                _ADDRESS_OWNER, {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
-            )
-        ).scalar()
+        return (await self._conn.execute(_ADDRESS_OWNER, _address_params(conversation_id, channel, address))).scalar()
 
     async def owner_at(self, conversation_id: str, channel: Channel, address: str) -> Participant | None:
         """The participant of the conversation that holds (channel, address), if one does."""
-        params = {"b_conv": conversation_id, "b_channel": str(channel), "b_address": address}
-        row = (await self._conn.run(_OWNER_AT, params)).first()
+        row = (await self._conn.run(_OWNER_AT, _address_params(conversation_id, channel, address))).first()
         return None if row is None else _participant(row)
 
     async def insert(self, p: Participant) -> None:
