@@ -5,7 +5,7 @@ SQLAlchemy and Starlette objects), so with CPython's default first threshold
 (700) a young collection runs every few requests, and every tenth of those
 walks the older generation too, where everything the process built at start
 lives (the app, its routes, the compiled statements, SQLAlchemy's metadata).
-Measured (bench/README.md, "GC"): on SQLite a burst of POSTs took 19 % more
+Measured (bench/README.md, "Issue 12, fifth pass"): on SQLite a burst of POSTs took 19 % more
 Actions per second and its p99 fell from 99 ms to 32 ms; on PostgreSQL the
 POST p99 halved.
 
@@ -13,8 +13,8 @@ POST p99 halved.
 (``orchestrion serve``, its worker processes, ``orchestrion worker``), after
 the app is built: what exists then is moved out of the collector's sight for
 good (``gc.freeze``), and the young generation is collected every 50,000
-allocations instead of 700. Cycles are still collected; a process only holds
-a few more megabytes of young garbage between collections.
+allocations instead of 700. Cycles are still collected; between collections a process holds
+up to 50,000 young objects more than before (a few megabytes at most).
 """
 
 from __future__ import annotations
