@@ -67,6 +67,11 @@ def test_every_request_has_one_access_line_with_its_request_id_and_no_credential
         [
             ("GET", "/v2/Conversations", (SID, TOKEN)),
             ("GET", "/v2/Conversations/conv_conversation_" + "0" * 26, (SID, TOKEN)),
+            (
+                "GET",
+                "/v2/Conversations/conv_conversation_" + "0" * 26 + "/Actions/conv_action_" + "0" * 26,
+                (SID, TOKEN),
+            ),
             ("POST", "/v2/Conversations", (SID, TOKEN)),
             ("GET", "/v2/Conversations", (SID, "wrong-token")),
         ],
@@ -75,6 +80,7 @@ def test_every_request_has_one_access_line_with_its_request_id_and_no_credential
     expected = [
         ("GET", "/v2/Conversations", 200, SID),
         ("GET", "/v2/Conversations/{id}", 404, SID),
+        ("GET", "/v2/Conversations/{ConversationId}/Actions/{ActionId}", 404, SID),  # the status lane's answer
         ("POST", "/v2/Conversations", 400, SID),
         ("GET", None, 401, None),
     ]

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.acceptance.actions_support import (
@@ -21,7 +22,7 @@ from tests.acceptance.actions_support import (
     wait_terminal,
 )
 from tests.acceptance.conftest import add_participant, create_conversation, rest_error
-from tests.conftest import Credentials
+from tests.conftest import Credentials, LiveServer
 from tests.send_cases import INVALID_SENDS, MAGIC_FAILURES
 
 SID = re.compile(r"^SM[0-9a-f]{32}$")
@@ -344,3 +345,17 @@ def test_action_is_only_found_in_its_own_conversation(client: Any, configuration
     created = send(client, conversation_id, channel_settings=SLOW)
     elsewhere = create_conversation(client, configuration_id).id
     assert rest_error(lambda: fetch(client, elsewhere, created.id)).status == 404
+
+
+def test_head_of_an_action_answers_the_gets_headers_without_a_body(
+    client: Any, conversation_id: str, server: LiveServer, account: Credentials
+) -> None:
+    # GET is answered by the status lane (api/lane.py), HEAD by Starlette's router: the two must agree.
+    created = wait_terminal(client, conversation_id, send(client, conversation_id).id)  # terminal: it won't change
+    path = f"/v2/Conversations/{conversation_id}/Actions/{created.id}"
+    with httpx.Client(base_url=server.url, auth=(account.account_sid, account.auth_token), timeout=10) as http:
+        got, head = http.get(path), http.head(path)
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert head.content == b"" and got.json()["id"] == created.id
+    for name in ("content-type", "content-length"):
+        assert head.headers[name] == got.headers[name]

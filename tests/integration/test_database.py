@@ -53,16 +53,16 @@ async def test_the_polled_action_read_on_a_dropped_connection_is_unavailable_at_
 ) -> None:
     store, database = pg_store
     async with store.read() as tx:  # a pooled connection, which the server then drops
-        assert await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
+        assert await tx.actions.view("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
     await _drop_connections(database)
 
     # The pool of prepared reads (store.pg) replaces a connection it saw closed; one whose end it
     # has not read yet fails that read with StoreUnavailable (a 503), never anything else.
     with contextlib.suppress(StoreUnavailable):
         async with store.read() as tx:
-            await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x")
+            await tx.actions.view("AC" + "0" * 32, "conv_conversation_x", "conv_action_x")
     async with store.read() as tx:
-        assert await tx.actions.get("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
+        assert await tx.actions.view("AC" + "0" * 32, "conv_conversation_x", "conv_action_x") is None
 
 
 async def test_a_failed_commit_on_sqlite_leaves_the_writer_ready_for_the_next_transaction(sqlite_url: str) -> None:

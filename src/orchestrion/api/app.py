@@ -3,7 +3,9 @@
 Outermost first: ``AccessLog`` (request id, access line, last line of defence
 against an unexpected error), ``RequestMetrics`` (when metrics are on, so the
 gate's refusals are counted too), ``Gate`` (authentication and per-account
-limits before routing), then Starlette's exception middleware and the router.
+limits before routing), ``StatusLane`` (the action-status read, answered
+without the router: api/lane.py), then Starlette's exception middleware and
+the router.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from orchestrion.api.access import AccessLog
 from orchestrion.api.context import ApiState
 from orchestrion.api.gate import Gate
 from orchestrion.api.jsonio import JSONResponse
+from orchestrion.api.lane import StatusLane
 from orchestrion.api.metrics import RequestMetrics, metrics_page
 from orchestrion.api.openapi import openapi_document
 from orchestrion.api.routes import ROUTES
+from orchestrion.api.routes.actions import ONE as ACTION_PATH
 from orchestrion.api.tracing import RequestTracing
 from orchestrion.services.tracing import NoTracer
 
@@ -50,6 +54,11 @@ async def openapi(request: Request) -> Response:
     return Response(cached, media_type="application/json")
 
 
+def status_route() -> BaseRoute:
+    """The registered route the status lane (api.lane) answers for."""
+    return next(r for r in ROUTES if isinstance(r, Route) and r.path == ACTION_PATH and "GET" in (r.methods or ()))
+
+
 def create_app(
     api: ApiState,
     *,
@@ -65,6 +74,7 @@ def create_app(
     middleware = [
         Middleware(AccessLog),  # outermost: sees every answer, including the gate's refusals
         Middleware(Gate, api=api),
+        Middleware(StatusLane, api=api, route=status_route()),  # innermost: behind the gate
     ]
     if api.metrics is not None:  # none at all when metrics are off
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))

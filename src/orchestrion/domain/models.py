@@ -146,6 +146,21 @@ class Action:
     completed_ms: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    """What a status read returns: an Action without the resolved request it carries to the dispatcher."""
+
+    id: str
+    conversation_id: str
+    type: str
+    status: ActionStatus
+    related: dict[str, str]
+    failure_reason: str | None
+    created_ms: int
+    updated_ms: int
+    completed_ms: int | None
+
+
 class OperationStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"

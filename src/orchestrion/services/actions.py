@@ -29,7 +29,7 @@ from orchestrion.domain import ids
 from orchestrion.domain.channels import Channel
 from orchestrion.domain.errors import Conflict, InvalidInput, NotFound
 from orchestrion.domain.lifecycle import action_is_terminal, check_open
-from orchestrion.domain.models import Action, ActionStatus, Address, Conversation, Job, Participant
+from orchestrion.domain.models import Action, ActionStatus, ActionView, Address, Conversation, Job, Participant
 from orchestrion.domain.sending import (
     ACTION_TYPE,
     RECIPIENT_TYPE,
@@ -256,12 +256,12 @@ async def _resolve(
     )
 
 
-async def get_action(ctx: Context, account_sid: str, conversation_id: str, action_id: str) -> Action:
+async def get_action(ctx: Context, account_sid: str, conversation_id: str, action_id: str) -> ActionView:
     """The hot path: one primary-key read, scoped to the account and the conversation."""
     if not ids.is_id(action_id, ids.ACTION):
         raise NotFound("Action", action_id)
     async with ctx.store.read() as tx:
-        action = await tx.actions.get(account_sid, conversation_id, action_id)
+        action = await tx.actions.view(account_sid, conversation_id, action_id)
     if action is None:
         raise NotFound("Action", action_id)
     return action

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from orchestrion.domain.models import Action, ActionStatus
+from orchestrion.domain.models import Action, ActionStatus, ActionView
 from orchestrion.store.database import SqlConnection
 from orchestrion.store.prepared import Prepared
 from orchestrion.store.tables import actions
@@ -29,15 +29,17 @@ _COLUMNS = (
 
 # Statements are built once (named SQL): constructing one per call costs
 # several times more than running it (bench/README.md).
-_GET = Prepared(
-    sa.select(*_COLUMNS).where(
+
+# The status read leaves out the resolved request: the largest column, and JSON to decode.
+_VIEW_COLUMNS = tuple(c for c in _COLUMNS if c is not actions.c.request and c is not actions.c.account_sid)
+_VIEW_FIELDS = tuple(c.name for c in _VIEW_COLUMNS if c.name != "status")  # ActionView's, as they are stored
+_VIEW = Prepared(
+    sa.select(*_VIEW_COLUMNS).where(
         actions.c.id == sa.bindparam("id"),
         actions.c.conversation_id == sa.bindparam("conversation_id"),
         actions.c.account_sid == sa.bindparam("account_sid"),
     )
 )
-
-
 _BY_ID_QUERY = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
 _BY_ID = Prepared(_BY_ID_QUERY)
 _BY_ID_LOCKED = Prepared(_BY_ID_QUERY.with_for_update())
@@ -98,10 +100,13 @@ class ActionRepo:
     def __init__(self, conn: SqlConnection) -> None:
         self._conn = conn
 
-    async def get(self, account_sid: str, conversation_id: str, action_id: str) -> Action | None:
+    async def view(self, account_sid: str, conversation_id: str, action_id: str) -> ActionView | None:
+        """What the status read shows of the Action (no resolved request), or None."""
         key = {"id": action_id, "conversation_id": conversation_id, "account_sid": account_sid}
-        row = (await self._conn.run(_GET, key)).first()
-        return None if row is None else _action_from(row)
+        row = (await self._conn.run(_VIEW, key)).first()
+        if row is None:
+            return None
+        return ActionView(status=ActionStatus(row["status"]), **{name: row[name] for name in _VIEW_FIELDS})
 
     async def get_by_id(self, action_id: str, *, for_update: bool = False) -> Action | None:
         query = _BY_ID_LOCKED if for_update else _BY_ID

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrion.domain.clock import to_wire
-from orchestrion.domain.models import Action
+from orchestrion.domain.models import Action, ActionView
 
 
-def action(a: Action) -> dict[str, Any]:
+def action(a: Action | ActionView) -> dict[str, Any]:
     """The Action as the SDK reads it.
 
     ``type`` echoes the request's discriminator (``SEND_MESSAGE``), as the

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from orchestrion.api import idempotency
-from orchestrion.api.context import authenticate, state
+from orchestrion.api.context import ApiState, authenticate, state
 from orchestrion.api.jsonio import JSONResponse, describe, read_json
 from orchestrion.api.openapi import documented
 from orchestrion.api.schemas.actions import ActionEnvelope, SendMessageBody
@@ -58,13 +58,18 @@ async def create(request: Request) -> Response:
     return idempotency.to_response(answer)
 
 
+async def status_body(api: ApiState, account_sid: str, conversation_id: str, action_id: str) -> bytes:
+    """The Action's status as the SDK reads it: the route's answer, and the status lane's (api.lane)."""
+    return orjson.dumps(action(await actions.get_action(api.ctx, account_sid, conversation_id, action_id)))
+
+
 @documented("FetchConversationAction", "Fetch an action's status")
 async def fetch(request: Request) -> Response:
     account_sid = await authenticate(request)
-    found = await actions.get_action(
-        state(request).ctx, account_sid, request.path_params["ConversationId"], request.path_params["ActionId"]
+    body = await status_body(
+        state(request), account_sid, request.path_params["ConversationId"], request.path_params["ActionId"]
     )
-    return JSONResponse(action(found))
+    return Response(body, media_type="application/json")
 
 
 routes: list[BaseRoute] = [
