@@ -1,8 +1,8 @@
 """Connections and transactions for SQLite and PostgreSQL, behind one async interface.
 
 PostgreSQL: SQLAlchemy's asyncio engine over asyncpg; one pool for write
-transactions, the same pool in autocommit mode for reads, and a small asyncpg
-pool of its own for the prepared reads (``store.pg``): a quarter of
+transactions, the same pool in autocommit mode for reads, and a few asyncpg
+connections of their own for the prepared reads (``store.pg``, ``store.readpool``): a quarter of
 ``pool_size``, at most 4 (none when ``pool_size`` is below 4: the prepared
 reads then share SQLAlchemy's pool). The pools never overflow: a process
 holds at most ``pool_size`` connections in all (see ``store.pool``), and

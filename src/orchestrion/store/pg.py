@@ -5,16 +5,15 @@ read that needs SQLAlchemy. Its ``run`` (a ``store.prepared`` statement)
 goes straight to asyncpg inside the transaction SQLAlchemy's adapter keeps.
 
 ``ReadConnection`` is what ``Database.connect()`` hands out: its prepared
-statements (the polled action status) run on ``PreparedReads``, a small
-asyncpg pool of its own, so a read costs one round trip and no SQLAlchemy
-checkout (about 150 us of CPU a read on the 2-core machine,
-bench/roundtrip.py); anything else checks a SQLAlchemy connection out on
-first use.
+statements (the polled action status) run on ``PreparedReads``, a few
+asyncpg connections of its own (``store.readpool``), so a read costs one
+round trip and no SQLAlchemy checkout (about 150 us of CPU a read on the
+2-core machine, bench/roundtrip.py); anything else checks a SQLAlchemy
+connection out on first use.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrion.domain.errors import StoreUnavailable
 from orchestrion.store.prepared import Prepared, Record, Rows, bind, decode
+from orchestrion.store.readpool import PoolClosed, ReadPool
 
 T = TypeVar("T")
 
@@ -127,64 +127,54 @@ def _as_sqlalchemy_error(
 
 
 class PreparedReads:
-    """A small asyncpg pool for prepared reads in autocommit, opened on first use."""
+    """A few asyncpg connections of their own for prepared reads in autocommit (``store.readpool``), opened on use."""
 
     def __init__(self, dsn: str, dialect: Dialect, size: int) -> None:
         self.size = size
         self.hooks: list[Callable[[asyncpg.Connection], None]] = []  # run on each new connection (tests trace)
         self._dsn = dsn
         self._dialect = dialect
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._pool = ReadPool(self._connect, size) if size > 0 else None
 
     async def run(self, query: Prepared, parameters: Mapping[str, Any]) -> Rows:
         compiled = query.compiled(self._dialect, frozenset(parameters))
         args = bind(compiled, parameters)
-        pool = self._pool or await self._open()
+        assert self._pool is not None, "no prepared reads in a pool too small to share (database.readers)"
         try:
-            async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
-                fetched = await conn.fetch(compiled.sql, *args)
+            conn = await self._pool.acquire(ACQUIRE_TIMEOUT_S)
+        except (PoolClosed, *_ASYNCPG_CONNECTION_LOST) as error:
+            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+        try:
+            fetched = await conn.fetch(compiled.sql, *args)
         except _ASYNCPG_CONNECTION_LOST as error:
-            await pool.expire_connections()  # a restarted server dropped the idle ones too
+            self._pool.release(conn, failed=True)  # a restarted server dropped the idle ones too
             raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
         except asyncpg.PostgresError as error:
+            self._pool.release(conn)
             raise StoreUnavailable(f"database error: {type(error).__name__}") from error
+        except BaseException:
+            self._pool.release(conn, failed=True)  # cancelled mid-statement: its protocol state is unknown
+            raise
+        self._pool.release(conn)
         return Rows(decode(compiled, [Record(record) for record in fetched]), len(fetched))
 
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                # No connection is opened here (min_size 0): the first read opens one.
-                self._pool = await asyncpg.create_pool(
-                    self._dsn,
-                    min_size=0,
-                    max_size=self.size,
-                    init=self._init,
-                    reset=_keep,
-                    timeout=CONNECT_TIMEOUT_S,
-                )
-            return self._pool
-
-    async def _init(self, conn: asyncpg.Connection) -> None:
-        # JSON as SQLAlchemy's connections have it: text in, decoded values out.
-        for name in ("json", "jsonb"):
-            await conn.set_type_codec(name, encoder=str, decoder=orjson.loads, schema="pg_catalog")
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+        try:
+            # JSON as SQLAlchemy's connections have it: text in, decoded values out.
+            for name in ("json", "jsonb"):
+                await conn.set_type_codec(name, encoder=str, decoder=orjson.loads, schema="pg_catalog")
+        except BaseException:
+            conn.terminate()
+            raise
         for hook in self.hooks:
             hook(conn)
+        return conn
 
     async def close(self) -> None:
-        if self._pool is None:
-            return
-        pool, self._pool = self._pool, None
-        try:
+        if self._pool is not None:
             # Waits for reads in flight (each a single statement); a read stuck past this is cut.
-            await asyncio.wait_for(pool.close(), CONNECT_TIMEOUT_S)
-        except TimeoutError:
-            pool.terminate()
-
-
-async def _keep(_conn: asyncpg.Connection) -> None:
-    """No reset between uses (asyncpg's default costs a round trip): a single read in autocommit leaves no state."""
+            await self._pool.close(CONNECT_TIMEOUT_S)
 
 
 class ReadConnection:
