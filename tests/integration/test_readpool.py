@@ -83,11 +83,11 @@ async def test_never_more_connections_than_its_size(opener: Opener) -> None:
     assert len(opener.opened) == 2
 
 
-async def test_a_failed_connection_is_dropped_with_the_idle_ones_and_opened_again_on_use(opener: Opener) -> None:
+async def test_a_lost_connection_is_dropped_with_the_idle_ones_and_opened_again_on_use(opener: Opener) -> None:
     pool = ReadPool(opener, 2)
     broken, idle = await pool.acquire(5), await pool.acquire(5)
     pool.release(idle)
-    pool.release(broken, failed=True)  # a restarted server dropped the idle one too
+    pool.release(broken, lost=True)  # a restarted server dropped the idle one too
     assert broken.is_closed() and idle.is_closed()
     fresh = await pool.acquire(5)
     assert fresh not in (broken, idle) and await fresh.fetchval("SELECT 1") == 1
@@ -100,10 +100,19 @@ async def test_a_waiter_gets_room_to_open_a_connection_when_one_fails(opener: Op
     broken = await pool.acquire(5)
     waiting = asyncio.create_task(pool.acquire(5))
     await asyncio.sleep(0)
-    pool.release(broken, failed=True)
+    pool.release(broken, discard=True)
     fresh = await waiting
     assert fresh is not broken and not fresh.is_closed()
     pool.release(fresh)
+
+
+async def test_a_discarded_connection_goes_alone(opener: Opener) -> None:
+    pool = ReadPool(opener, 2)
+    cut, idle = await pool.acquire(5), await pool.acquire(5)
+    pool.release(idle)
+    pool.release(cut, discard=True)  # a statement cut short: only its connection is suspect
+    assert cut.is_closed() and not idle.is_closed()
+    assert await pool.acquire(5) is idle
 
 
 async def test_closing_waits_for_reads_in_flight_and_refuses_the_rest(opener: Opener) -> None:

@@ -147,13 +147,13 @@ class PreparedReads:
         try:
             fetched = await conn.fetch(compiled.sql, *args)
         except _ASYNCPG_CONNECTION_LOST as error:
-            self._pool.release(conn, failed=True)  # a restarted server dropped the idle ones too
+            self._pool.release(conn, lost=True)  # a restarted server dropped the idle ones too
             raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
         except asyncpg.PostgresError as error:
             self._pool.release(conn)
             raise StoreUnavailable(f"database error: {type(error).__name__}") from error
         except BaseException:
-            self._pool.release(conn, failed=True)  # cancelled mid-statement: its protocol state is unknown
+            self._pool.release(conn, discard=True)  # cancelled mid-statement: its protocol state is unknown
             raise
         self._pool.release(conn)
         return Rows(decode(compiled, [Record(record) for record in fetched]), len(fetched))

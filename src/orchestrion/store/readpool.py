@@ -10,8 +10,9 @@ in line: a released connection goes to the longest waiter, not to whichever
 read happens to ask next (asyncpg's queue lets a new read take it ahead of the
 one woken for it, which then waits again: the 20 ms p99 of the fifth pass).
 
-A connection that failed is closed and its place opened again on demand; the
-idle ones are closed with it, as a restarted server has dropped them too.
+A connection whose statement was cut short is closed and its place opened
+again on demand; when the server went away, the idle ones are closed with it,
+as a restarted server has dropped them too.
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ class ReadPool:
                 return handed
             # None: a connection was dropped, so there is room to open one; go round.
 
-    def release(self, conn: asyncpg.Connection, *, failed: bool = False) -> None:
-        """Give ``conn`` back; ``failed``: the connection (and, with it, the idle ones) is not to be used again."""
-        if failed or conn.is_closed() or self._closed:
+    def release(self, conn: asyncpg.Connection, *, discard: bool = False, lost: bool = False) -> None:
+        """Give ``conn`` back. ``discard``: it is not to be used again (a statement was cut short);
+        ``lost``: nor are the idle ones (the server went away: it dropped them too)."""
+        if discard or lost or conn.is_closed() or self._closed:
             self._in_use -= 1
-            dropped = [conn, *self._free] if failed else [conn]
-            if failed:
+            dropped = [conn, *self._free] if lost else [conn]
+            if lost:
                 self._free.clear()
             for gone in dropped:
                 self._drop(gone)
