@@ -90,6 +90,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=20_000,
         help="max inbound messages a target may get in the inbound phase (incl. warmup)",
     )
+    ap.add_argument(
+        "--inbound-customers",
+        type=int,
+        default=200,
+        help="inbound phase: distinct senders (one conversation each with the same business number; at most 10,000)",
+    )
     ap.add_argument("--page-depth", type=int, default=100_000, help="pages phase: rows before the deep page it reads")
     ap.add_argument("--page-size", type=int, default=50, help="pages phase: PageSize of the pages it reads")
     ap.add_argument("--json", type=Path, help="also write raw results here")
@@ -183,12 +189,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "latency_actions",
         "rounds",
         "inbound_messages",
+        "inbound_customers",
         "page_size",
         "page_depth",
     )
     for flag in (*positive, "limit_pg_pool"):
         if getattr(args, flag) < 1:
             ap.error(f"--{flag.replace('_', '-')} must be >= 1")
+    if args.inbound_customers > 10_000:
+        ap.error("--inbound-customers: at most 10,000 (four digits of a test number)")
     return args
 
 
@@ -259,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "phases": args.phase_list,
         "inbound_messages": args.inbound_messages,
+        "inbound_customers": args.inbound_customers,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -14,9 +14,8 @@ import orjson
 from orchestrion_bench.client import Request
 
 FROM_ADDRESS = "+15005550006"
-# Inbound phase: customers write to this number, from this many distinct numbers.
+# Inbound phase: customers write to this number (from --inbound-customers distinct numbers).
 INBOUND_TO = FROM_ADDRESS
-INBOUND_CUSTOMERS = 200
 
 
 def send_message_body(recipient_index: int) -> bytes:
@@ -50,12 +49,12 @@ class InboundFeed:
     """Signed Twilio "message comes in" webhooks, built before the phase so the client stays cheap.
 
     Each has its own MessageSid (a repeat would be absorbed as a Twilio retry);
-    senders go round-robin over INBOUND_CUSTOMERS numbers, so the messages
+    senders go round-robin over ``customers`` numbers, so the messages
     land in that many conversations (one per sender). ``cycle``: reuse the
     messages once all are sent (the baseline, which keeps nothing).
     """
 
-    def __init__(self, base_url: str, account_sid: str, auth_token: str, n: int, cycle: bool) -> None:
+    def __init__(self, base_url: str, account_sid: str, auth_token: str, n: int, cycle: bool, customers: int) -> None:
         self.path = f"/twilio/{account_sid}/messages"
         url = base_url + self.path  # what the server rebuilds from the Host header
         run = secrets.token_hex(6)
@@ -66,7 +65,7 @@ class InboundFeed:
             params = [
                 ("AccountSid", account_sid),
                 ("Body", f"inbound {i}"),
-                ("From", f"+1415555{i % INBOUND_CUSTOMERS:04d}"),
+                ("From", f"+1415555{i % customers:04d}"),
                 ("MessageSid", sid),
                 ("NumMedia", "0"),
                 ("SmsSid", sid),

@@ -248,7 +248,10 @@ async def _inbound_phase(
             await p.aclose()
     # The baseline cycles over a small set; a real target gets one unique message per request.
     n = args.inbound_messages if running.stores_actions else min(args.inbound_messages, 5000)
-    feed = InboundFeed(running.base_url, ctx.account_sid, ctx.auth_token, n, cycle=not running.stores_actions)
+    feed = InboundFeed(
+        running.base_url, ctx.account_sid, ctx.auth_token, n, cycle=not running.stores_actions,
+        customers=args.inbound_customers,
+    )  # fmt: skip
     p = pool(c)
     try:
         if args.warmup_s > 0:

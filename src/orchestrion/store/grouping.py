@@ -49,22 +49,33 @@ _LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key", t
 def _by_addresses(shape: tuple[int, ...], whole: bool = False) -> Prepared:
     """``open_by_addresses`` for sides of these sizes (an inbound message: two sides of one form each).
 
+    The search starts from the conversations holding the first side (the customer, for a message)
+    and checks each other side by the address table's primary key. Collecting every side's
+    conversations first, as ``IN (subquery)`` does on SQLite, read all the conversations of the
+    business number for every message: more of them with every customer (bench/README.md, "sixth pass").
+
     ``whole``: the conversation's row, locked (``open_conversation_by_addresses``), instead of its id.
     """
-    pa = participant_addresses
-    query = _OPEN.with_only_columns(*conversations.c).with_for_update() if whole else _OPEN
-    for s, forms in enumerate(shape):
-        held = sa.or_(
-            *(
-                sa.and_(
-                    pa.c.channel == sa.bindparam(f"b_channel_{s}_{f}"),
-                    pa.c.address == sa.bindparam(f"b_address_{s}_{f}"),
-                )
-                for f in range(forms)
+    first = participant_addresses.alias("side_0")
+    query = _OPEN.with_only_columns(*conversations.c) if whole else _OPEN
+    query = query.where(conversations.c.id.in_(sa.select(first.c.conversation_id).where(_held(first, 0, shape[0]))))
+    for s, forms in enumerate(shape[1:], start=1):
+        other = participant_addresses.alias(f"side_{s}")
+        query = query.where(sa.exists().where(other.c.conversation_id == conversations.c.id, _held(other, s, forms)))
+    return Prepared(query.with_for_update() if whole else query)
+
+
+def _held(addresses: sa.FromClause, side: int, forms: int) -> sa.ColumnElement[bool]:
+    """A row of ``addresses`` is one of the side's forms (bound as ``b_channel_<side>_<form>``...)."""
+    return sa.or_(
+        *(
+            sa.and_(
+                addresses.c.channel == sa.bindparam(f"b_channel_{side}_{f}"),
+                addresses.c.address == sa.bindparam(f"b_address_{side}_{f}"),
             )
+            for f in range(forms)
         )
-        query = query.where(conversations.c.id.in_(sa.select(pa.c.conversation_id).where(held)))
-    return Prepared(query)
+    )
 
 
 def _shape(sides: Sequence[Sequence[Form]]) -> tuple[int, ...]:
