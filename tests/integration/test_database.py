@@ -95,3 +95,16 @@ async def test_a_read_while_postgresql_is_down_is_unavailable_whatever_runs_it(s
                     await conn.execute(sa.text("SELECT 1"))
     finally:
         await database.dispose()
+
+
+async def test_a_prepared_read_the_server_refuses_to_connect_is_unavailable() -> None:
+    # The server answers, but not for this database: asyncpg raises a server error while connecting.
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    database = Database(f"{base}/orchestrion_no_such_database", pool_size=8)
+    one = Prepared(sa.select(sa.bindparam("b_n", type_=sa.Integer).label("n")))
+    try:
+        with pytest.raises(StoreUnavailable, match="database error"):
+            async with database.connect() as conn:
+                await conn.run(one, {"b_n": 1})
+    finally:
+        await database.dispose()

@@ -29,7 +29,6 @@ _COLUMNS = (
 
 # Statements are built once (named SQL): constructing one per call costs
 # several times more than running it (bench/README.md).
-
 # The status read leaves out the resolved request: the largest column, and JSON to decode.
 _VIEW_COLUMNS = tuple(c for c in _COLUMNS if c is not actions.c.request and c is not actions.c.account_sid)
 _VIEW_FIELDS = tuple(c.name for c in _VIEW_COLUMNS if c.name != "status")  # ActionView's, as they are stored
@@ -40,6 +39,7 @@ _VIEW = Prepared(
         actions.c.account_sid == sa.bindparam("account_sid"),
     )
 )
+
 _BY_ID_QUERY = sa.select(*_COLUMNS).where(actions.c.id == sa.bindparam("b_id"))
 _BY_ID = Prepared(_BY_ID_QUERY)
 _BY_ID_LOCKED = Prepared(_BY_ID_QUERY.with_for_update())

@@ -144,6 +144,8 @@ class PreparedReads:
             conn = await self._pool.acquire(ACQUIRE_TIMEOUT_S)
         except (PoolClosed, *_ASYNCPG_CONNECTION_LOST) as error:
             raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+        except asyncpg.PostgresError as error:  # refused while connecting (authentication, too many clients)
+            raise StoreUnavailable(f"database error: {type(error).__name__}") from error
         try:
             fetched = await conn.fetch(compiled.sql, *args)
         except _ASYNCPG_CONNECTION_LOST as error:
