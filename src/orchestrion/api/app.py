@@ -54,7 +54,7 @@ async def openapi(request: Request) -> Response:
     return Response(cached, media_type="application/json")
 
 
-def status_route() -> BaseRoute:
+def status_route() -> Route:
     """The registered route the status lane (api.lane) answers for."""
     return next(r for r in ROUTES if isinstance(r, Route) and r.path == ACTION_PATH and "GET" in (r.methods or ()))
 

@@ -11,9 +11,7 @@ request by its template, as they do every routed one.
 
 from __future__ import annotations
 
-import re
-
-from starlette.routing import BaseRoute
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrion.api import errors
@@ -21,25 +19,26 @@ from orchestrion.api.context import ApiState
 from orchestrion.api.routes.actions import status_body
 from orchestrion.domain.errors import OrchestrionError
 
-# The route's template as Starlette matches it: each parameter is one non-empty path segment.
-_PATH = re.compile(r"/v2/Conversations/([^/]+)/Actions/([^/]+)")
 _JSON = (b"content-type", b"application/json")
 
 
 class StatusLane:
-    def __init__(self, app: ASGIApp, api: ApiState, route: BaseRoute) -> None:
+    def __init__(self, app: ASGIApp, api: ApiState, route: Route) -> None:
         self.app = app
         self.api = api
         self.route = route
+        self._path = route.path_regex  # the route's own pattern: matched as its router would (string parameters)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = _PATH.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        found = self._path.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
         if found is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
         try:
-            body = await status_body(self.api, scope["state"]["account_sid"], found[1], found[2])
+            body = await status_body(
+                self.api, scope["state"]["account_sid"], found["ConversationId"], found["ActionId"]
+            )
         except OrchestrionError as error:
             await errors.from_domain(error)(scope, receive, send)
             return
