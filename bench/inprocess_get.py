@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import tempfile
 import time
@@ -23,9 +22,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from orchestrion_bench.api import MEMORY_STORE_ID
+from orchestrion_bench.client import basic_auth
 
 SID, TOKEN = "AC" + "7" * 32, "inprocess-get-token-0123456789ab"
-MEMORY_STORE_ID = "mem_store_01jq7z8k9m0n1p2q3r4s5t6v7w"
 Asgi = Callable[
     [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
     Awaitable[None],
@@ -33,7 +33,7 @@ Asgi = Callable[
 
 
 def _scope(method: str, path: str) -> dict[str, Any]:
-    auth = b"Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode())
+    auth = basic_auth(SID, TOKEN)
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
         "raw_path": path.encode(), "query_string": b"", "root_path": "", "scheme": "http",
