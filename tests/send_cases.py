@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 AGENT = "+14155550100"
 CUSTOMER = "+14155550199"
+
+
+# One sequence per test process: numbers drawn at random from 10,000 met again within a module
+# (two tests then saw each other's messages in one inbox: CI, December 2026).
+_NUMBERS = itertools.count()
+
+
+def fresh_number(prefix: str) -> str:
+    """A phone number no other call in this process returns: ``prefix`` (8 characters) + 4 digits."""
+    n = next(_NUMBERS)
+    if n >= 10_000:
+        raise RuntimeError("fresh_number ran out of 4-digit suffixes in this process")
+    return prefix + str(n).zfill(4)
 
 
 def sms(address: str) -> dict[str, Any]:

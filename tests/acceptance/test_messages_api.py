@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.acceptance.conftest import create_configuration
 from tests.acceptance.webhook_receiver import Receiver
 from tests.conftest import Credentials, LiveServer, checking_http_client, sdk_client
 from tests.contract import ContractChecker
+from tests.send_cases import fresh_number
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "twilio_api_v2010_messages.json"
 CONTRACT = ContractChecker.from_file(REFERENCE, path_uris=True)  # the 2010 API's URIs are paths
@@ -33,7 +33,7 @@ AGENT = "+15005550006"
 
 
 def _customer() -> str:
-    return "+1415557" + str(secrets.randbelow(10_000)).zfill(4)
+    return fresh_number("+1415557")
 
 
 def messages_client(server: LiveServer, creds: Credentials) -> Any:
@@ -253,7 +253,7 @@ def test_a_captured_pair_becomes_an_outbound_communication_with_its_text(
     server: LiveServer, account: Credentials, messages: Any
 ) -> None:
     conversations = sdk_client(server, account)
-    agent = "+1415558" + str(secrets.randbelow(10_000)).zfill(4)
+    agent = fresh_number("+1415558")
     create_configuration(conversations, channelSettings={"SMS": {"captureRules": [{"from": agent, "to": "*"}]}})
     customer = _customer()
     sid = messages.messages.create(to=customer, from_=agent, body="captured").sid

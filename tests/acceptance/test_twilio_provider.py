@@ -9,7 +9,6 @@ Twilio account's auth token.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from tests.acceptance.conftest import create_configuration, create_conversation
 from tests.acceptance.messages_api_fake import FakeMessagesApi, Fault
 from tests.acceptance.providers_support import crash_after_accept, public_server, set_provider, wait_delivered
 from tests.conftest import Credentials, LiveServer, new_account, sdk_client
-from tests.send_cases import MAGIC_FAILURES
+from tests.send_cases import MAGIC_FAILURES, fresh_number
 
 
 @dataclass
@@ -59,7 +58,7 @@ def world(private_database_url: str) -> Iterator[World]:
 
 
 def _customer() -> str:
-    return "+1415555" + str(secrets.randbelow(10_000)).zfill(4)
+    return fresh_number("+1415555")
 
 
 def test_an_action_goes_through_the_messages_api_and_completes_with_the_recipient_delivered(world: World) -> None:

@@ -9,7 +9,6 @@ Skipped while this server has no Messages API.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from tests.acceptance.actions_support import send, settle, sms, wait_terminal
 from tests.acceptance.conftest import create_configuration, create_conversation
 from tests.acceptance.providers_support import crash_after_accept, public_server, set_provider, wait_delivered
 from tests.conftest import Credentials, LiveServer, new_account, sdk_client
-from tests.send_cases import MAGIC_FAILURES
+from tests.send_cases import MAGIC_FAILURES, fresh_number
 
 
 @dataclass
@@ -68,7 +67,7 @@ def world(private_database_url: str) -> Iterator[World]:
 
 
 def _customer() -> str:
-    return "+1415556" + str(secrets.randbelow(10_000)).zfill(4)
+    return fresh_number("+1415556")
 
 
 def test_an_action_completes_through_the_own_messages_api_and_its_recipient_is_delivered(world: World) -> None:
