@@ -32,12 +32,19 @@ async def _measure(label: str, n: int, operation: Callable[[], Awaitable[object]
         await operation()
     cpu_us = (time.process_time() - cpu) / n * 1e6
     wall_us = (time.perf_counter() - wall) / n * 1e6
-    print(f"{label:<48} CPU {cpu_us:7.0f} us   wall {wall_us:7.0f} us")
+    print(f"{label:<52} CPU {cpu_us:7.0f} us   wall {wall_us:7.0f} us")
 
 
 async def main(url: str, n: int) -> None:
     raw = await asyncpg.connect(url, ssl=False)
     database = Database(url, pool_size=1)
+
+    prepared = await raw.prepare("SELECT $1::int")
+
+    async def raw_write(statements: int) -> None:
+        async with raw.transaction():
+            for _ in range(statements):
+                await prepared.fetch(1)
 
     async def store_read() -> None:
         async with database.connect() as conn:
@@ -50,6 +57,8 @@ async def main(url: str, n: int) -> None:
 
     try:
         await _measure("asyncpg: one prepared SELECT (1 round trip)", n, lambda: raw.fetch("SELECT $1::int", 1))
+        await _measure("asyncpg: transaction, 1 statement (3 round trips)", n, lambda: raw_write(1))
+        await _measure("asyncpg: transaction, 5 statements (7 round trips)", n, lambda: raw_write(5))
         await _measure("store: read, one statement (1 round trip)", n, store_read)
         await _measure("store: empty write transaction (0 round trips)", n, lambda: store_write(0))
         await _measure("store: write, 1 statement (3 round trips)", n, lambda: store_write(1))
