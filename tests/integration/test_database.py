@@ -108,3 +108,24 @@ async def test_a_prepared_read_the_server_refuses_to_connect_is_unavailable() ->
                 await conn.run(one, {"b_n": 1})
     finally:
         await database.dispose()
+
+
+async def test_a_constraint_broken_at_commit_is_an_integrity_error_and_the_next_transaction_works(
+    pg_store: tuple[Store, str],
+) -> None:
+    store, database = pg_store
+    deferred = sa.Table(f"deferred_{database[-12:]}", sa.MetaData(), sa.Column("id", sa.Integer))
+    async with store.write() as tx:
+        await tx.conn.exec_driver_sql(
+            f"CREATE TABLE {deferred.name} (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)"
+        )
+    insert = Prepared(deferred.insert())
+    with pytest.raises(StoreUnavailable) as raised:
+        async with store.write() as tx:
+            await tx.conn.run(insert, {"id": 1})
+            await tx.conn.run(insert, {"id": 1})  # accepted now, refused by the COMMIT
+    assert isinstance(raised.value.__cause__, sa.exc.IntegrityError)
+    async with store.write() as tx:
+        await tx.conn.run(insert, {"id": 2})
+    async with store.read() as tx:
+        assert [row.id for row in (await tx.conn.execute(sa.select(deferred.c.id))).all()] == [2]

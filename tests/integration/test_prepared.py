@@ -111,3 +111,38 @@ async def test_a_read_in_autocommit_takes_no_transaction(store: Store, database_
             await writer.conn.run(_INSERT, _job(kind))
         second = await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})  # sees the commit in between
     assert (len(first.rows), len(second.rows)) == (1, 2)
+
+
+async def test_a_transaction_of_prepared_statements_alone_rolls_back_on_an_error(
+    store: Store, database_url: str
+) -> None:
+    kind = f"prepared-only-rollback-{database_url[:6]}"
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon):
+        async with store.write() as tx:
+            await tx.conn.run(_INSERT, _job(kind))
+            raise Abandon
+    async with store.read() as tx:
+        assert (await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})).rows == []
+    async with store.write() as tx:  # the connection went back clean: the next transaction commits
+        await tx.conn.run(_INSERT, _job(kind))
+    async with store.read() as tx:
+        assert len((await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})).rows) == 1
+
+
+@pytest.mark.parametrize("first", ["prepared", "sqlalchemy"])
+async def test_a_transaction_mixing_prepared_and_sqlalchemy_statements_commits_both(
+    store: Store, database_url: str, first: str
+) -> None:
+    kind = f"prepared-mixed-{first}-{database_url[:6]}"
+    async with store.write() as tx:
+        if first == "sqlalchemy":
+            await tx.conn.execute(jobs.insert().values(**_job(kind)))
+        await tx.conn.run(_INSERT, _job(kind))
+        await tx.conn.execute(jobs.insert().values(**_job(kind)))
+    async with store.read() as tx:
+        found = await tx.conn.run(_PENDING_OF_KIND, {"b_kind": kind})
+    assert len(found.rows) == (3 if first == "sqlalchemy" else 2)
